@@ -1,0 +1,25 @@
+// Validation of a job's input before it is queued: nothing invalid reaches the provider.
+#pragma once
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.hpp"
+#include "provider/image_info.hpp"
+#include "provider/operation.hpp"
+
+namespace genq::provider {
+
+// Checks params against op.fields: unknown fields refused, types and ranges checked (numbers may
+// arrive as JSON numbers or as decimal strings, as multipart fields do), defaults filled in for
+// always_send fields. Returns the normalised params object (numbers as numbers).
+// Error.code = "invalid_param"; Error.message names the field and what is allowed, e.g.
+// "cfg_scale: must be a number from 0 to 10 (got \"11\")".
+Result<nlohmann::json> validate_params(const Operation& op, const nlohmann::json& params);
+
+// Checks an image against op.image (format by content, size in bytes, dimensions).
+// `field` is "image" or "mask" and is named in the message. Error.code = "invalid_image".
+Result<ImageInfo> validate_image(const Operation& op, std::string_view bytes,
+                                 std::string_view field = "image");
+
+}  // namespace genq::provider
