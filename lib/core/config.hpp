@@ -89,6 +89,9 @@ struct ConfigLocation {
     bool is_default = true;
 };
 ConfigLocation locate_config(const std::string& explicit_path, const Environment& env);
+// Same with the "run as root" test made by the caller (the overload above uses geteuid() == 0).
+ConfigLocation locate_config(const std::string& explicit_path, const Environment& env,
+                             bool as_root);
 
 // Parses and validates; fills defaults for state_dir, output_dir and socket from the environment
 // ($STATE_DIRECTORY, $XDG_STATE_HOME, $HOME, $RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR, uid) and applies

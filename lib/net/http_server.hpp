@@ -52,6 +52,8 @@ struct ServerOptions {
     double idle_timeout = 30;                       // keep-alive idle
     std::size_t max_connections = 1024;
     std::string tcp_token;  // when non-empty, TCP requests need "Authorization: Bearer <token>"
+    double sse_ping_interval = 15;    // seconds between ": ping" comments on event streams
+    std::size_t sse_queue_limit = 1000;  // events queued per subscriber before it is dropped
 };
 
 class ControlServer {
@@ -68,6 +70,8 @@ public:
     virtual Status adopt_unix(int fd) = 0;
     // "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080".
     virtual Status listen_tcp(const std::string& host_port) = 0;
+    // The port the first TCP listener is bound to (useful with port 0); -1 when none.
+    virtual int tcp_port() const = 0;
 
     // Sends an SSE event to every event_stream connection ("event: <name>\ndata: <data>\n\n").
     // Slow subscribers are dropped (bounded queue), never block the loop.

@@ -54,4 +54,8 @@ const Operation* find_operation(std::string_view kind);
 // "video, video-v2alpha, upscale, ..." for error messages.
 std::string operation_names();
 
+// The result file's extension for a job: `output_format` from its (validated) params when the
+// operation has that field and it is set, else op.result_ext.
+std::string result_ext_for(const Operation& op, const nlohmann::json& params);
+
 }  // namespace genq::provider

@@ -1,0 +1,148 @@
+#include "store/database.hpp"
+
+#include <sqlite3.h>
+
+namespace genq::store {
+namespace {
+
+[[noreturn]] void fail(sqlite3* db, std::string_view what) {
+    throw DbError(std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+}  // namespace
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
+    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &stmt_, nullptr) != SQLITE_OK)
+        fail(db, "prepare \"" + std::string(sql.substr(0, 60)) + "\"");
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::bind(int i, std::int64_t v) {
+    if (sqlite3_bind_int64(stmt_, i, v) != SQLITE_OK) fail(db_, "bind");
+    return *this;
+}
+
+Statement& Statement::bind(int i, double v) {
+    if (sqlite3_bind_double(stmt_, i, v) != SQLITE_OK) fail(db_, "bind");
+    return *this;
+}
+
+Statement& Statement::bind(int i, std::string_view v) {
+    if (sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT) !=
+        SQLITE_OK)
+        fail(db_, "bind");
+    return *this;
+}
+
+Statement& Statement::bind_null(int i) {
+    if (sqlite3_bind_null(stmt_, i) != SQLITE_OK) fail(db_, "bind");
+    return *this;
+}
+
+Statement& Statement::bind_opt(int i, const std::optional<std::int64_t>& v) {
+    return v ? bind(i, *v) : bind_null(i);
+}
+
+Statement& Statement::bind_text_or_null(int i, std::string_view v) {
+    return v.empty() ? bind_null(i) : bind(i, v);
+}
+
+bool Statement::step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(db_, "step");
+}
+
+void Statement::run() {
+    while (step()) {
+    }
+    reset();
+}
+
+std::int64_t Statement::int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+double Statement::real(int col) const { return sqlite3_column_double(stmt_, col); }
+bool Statement::is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+std::string Statement::text(int col) const {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    if (!p) return {};
+    return std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
+}
+
+void Statement::reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+}
+
+Result<std::unique_ptr<Database>> Database::open(const std::string& path) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+        std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+        sqlite3_close(db);
+        return Error{"db_open", "cannot open database " + path + ": " + msg};
+    }
+    std::unique_ptr<Database> owner(new Database(db));
+    sqlite3_busy_timeout(db, 2000);
+    try {
+        // Reading the journal mode touches the file: a corrupt or foreign file fails here.
+        owner->exec("PRAGMA journal_mode=WAL");
+        owner->exec("PRAGMA synchronous=FULL");
+        owner->exec("PRAGMA foreign_keys=ON");
+        owner->exec("PRAGMA temp_store=MEMORY");
+    } catch (const DbError& e) {
+        std::string what = e.what();
+        bool locked = what.find("locked") != std::string::npos;
+        return Error{locked ? "db_locked" : "db_open", "database " + path + ": " + what};
+    }
+    return owner;
+}
+
+Database::~Database() {
+    cache_.clear();
+    sqlite3_close(db_);
+}
+
+StatementUse Database::prepare(std::string_view sql) {
+    auto it = cache_.find(std::string(sql));
+    if (it == cache_.end())
+        it = cache_.emplace(std::string(sql), std::make_unique<Statement>(db_, sql)).first;
+    return StatementUse(*it->second);
+}
+
+void Database::exec(std::string_view sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string msg = err ? err : "unknown error";
+        sqlite3_free(err);
+        throw DbError(msg);
+    }
+}
+
+std::int64_t Database::changes() const { return sqlite3_changes64(db_); }
+
+Transaction::Transaction(Database& db, Durability d) : db_(db), durability_(d) {
+    if (durability_ == Durability::relaxed) db_.exec("PRAGMA synchronous=NORMAL");
+    db_.exec("BEGIN IMMEDIATE");
+}
+
+Transaction::~Transaction() {
+    try {
+        if (!done_) db_.exec("ROLLBACK");
+        if (durability_ == Durability::relaxed) db_.exec("PRAGMA synchronous=FULL");
+    } catch (const DbError&) {
+        // A failed rollback leaves SQLite to roll back on close; nothing more to do here.
+    }
+}
+
+void Transaction::commit() {
+    db_.exec("COMMIT");
+    done_ = true;
+}
+
+}  // namespace genq::store

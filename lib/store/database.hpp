@@ -1,0 +1,113 @@
+// A small RAII layer over SQLite: one connection, statements prepared once and reset after use,
+// transactions that roll back unless committed. sqlite3.h stays in database.cpp.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/result.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace genq::store {
+
+// Thrown for SQLite failures that are bugs or environment failures (disk I/O, corruption) after
+// the database opened: the daemon cannot go on safely, so it stops with exit 1.
+class DbError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class Statement {
+public:
+    Statement(sqlite3* db, std::string_view sql);
+    ~Statement();
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+
+    // Parameters are 1-based, as in SQLite.
+    Statement& bind(int i, std::int64_t v);
+    Statement& bind(int i, int v) { return bind(i, static_cast<std::int64_t>(v)); }
+    Statement& bind(int i, double v);
+    Statement& bind(int i, std::string_view v);
+    Statement& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
+    Statement& bind(int i, const char* v) { return bind(i, std::string_view(v)); }
+    Statement& bind_null(int i);
+    Statement& bind_opt(int i, const std::optional<std::int64_t>& v);
+    // Empty text is stored as NULL (for optional text columns).
+    Statement& bind_text_or_null(int i, std::string_view v);
+
+    bool step();  // true: a row is ready; false: done
+    void run();   // step to completion, then reset
+
+    std::int64_t int64(int col) const;
+    double real(int col) const;
+    std::string text(int col) const;  // "" for NULL
+    bool is_null(int col) const;
+
+    void reset();  // also clears bindings
+
+private:
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Resets a statement when the scope ends, so a cached statement never holds a read lock.
+class StatementUse {
+public:
+    explicit StatementUse(Statement& s) : s_(s) {}
+    ~StatementUse() { s_.reset(); }
+    Statement* operator->() { return &s_; }
+    Statement& operator*() { return s_; }
+
+private:
+    Statement& s_;
+};
+
+class Database {
+public:
+    // Opens (creating) the file in WAL mode with synchronous=FULL, foreign keys on and a busy
+    // timeout. Error codes: "db_open" (cannot open / not a database / read-only directory),
+    // "db_locked" (another process holds it).
+    static Result<std::unique_ptr<Database>> open(const std::string& path);
+    ~Database();
+
+    // Statements are prepared once and cached by their SQL text.
+    StatementUse prepare(std::string_view sql);
+    void exec(std::string_view sql);  // for pragmas and migrations
+    std::int64_t changes() const;
+    sqlite3* handle() const { return db_; }
+
+private:
+    explicit Database(sqlite3* db) : db_(db) {}
+    sqlite3* db_;
+    std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
+};
+
+// How hard a commit insists on reaching the disk. `relaxed` commits (progress counters, the
+// limiter's send log) skip the fsync: they survive a killed process (the WAL is in the page cache)
+// and become durable with the next `full` commit, which syncs the whole WAL.
+enum class Durability { full, relaxed };
+
+// BEGIN IMMEDIATE ... COMMIT; rolls back in the destructor unless committed. Never held across a
+// co_await: every use is a synchronous block on the event loop.
+class Transaction {
+public:
+    explicit Transaction(Database& db, Durability d = Durability::full);
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void commit();
+
+private:
+    Database& db_;
+    Durability durability_;
+    bool done_ = false;
+};
+
+}  // namespace genq::store

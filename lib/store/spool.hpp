@@ -1,0 +1,24 @@
+// The input spool: accepted inputs copied into <state_dir>/spool/<sha256>, fsynced before the
+// job row commits, so a job never depends on the caller's file (SPEC §5).
+#pragma once
+#include <string>
+#include <string_view>
+
+#include "core/result.hpp"
+
+namespace genq::store {
+
+class Spool {
+public:
+    explicit Spool(std::string dir) : dir_(std::move(dir)) {}
+    Status init();  // creates the directory
+    // Stores the bytes (once per content) and returns their sha256.
+    Result<std::string> put(std::string_view bytes);
+    Result<std::string> read(const std::string& sha256) const;
+    std::string path(const std::string& sha256) const { return dir_ + "/" + sha256; }
+
+private:
+    std::string dir_;
+};
+
+}  // namespace genq::store
