@@ -195,6 +195,10 @@ std::string type_name(const toml::node& n) {
 // The offending value as written (scalars) or its type. Never used on values that may be secret.
 std::string describe(const toml::node& n) {
     if (n.is_table() || n.is_array()) return type_name(n);
+    if (const auto* str = n.as_string()) {
+        std::string q = quote(str->get());
+        return q.size() > 80 ? q.substr(0, 76) + "...\"" : q;
+    }
     std::ostringstream os;
     n.visit([&os](auto&& v) { os << v; });
     std::string s = os.str();
@@ -203,10 +207,17 @@ std::string describe(const toml::node& n) {
 
 std::string unknown_key_reason(std::string_view key, Names known) {
     std::string reason = "unknown key " + quote(key) + "; known keys: " + join(known, ", ");
+    std::string_view best;
+    std::size_t best_distance = 3;  // farther than 2 edits is not a typo worth suggesting
     for (std::string_view k : known) {
-        if (edit_distance(key, k) <= 2) return reason + " (did you mean " + quote(k) + "?)";
+        std::size_t d = edit_distance(key, k);
+        if (d < best_distance) {
+            best = k;
+            best_distance = d;
+        }
     }
-    return reason;
+    if (best.empty()) return reason;
+    return reason + " (did you mean " + quote(best) + "?)";
 }
 
 void check_known(const Ctx& ctx, const toml::table& t, std::string_view prefix, Names known,
@@ -373,6 +384,14 @@ std::optional<unsigned> parse_octal(std::string_view s) {
     return v;
 }
 
+// Decimal 1..65535, nothing else.
+bool is_port(std::string_view s) {
+    if (s.empty() || s.size() > 5) return false;
+    if (!all_chars(s, [](char c) { return c >= '0' && c <= '9'; })) return false;
+    int v = std::stoi(std::string(s));
+    return v >= 1 && v <= 65535;
+}
+
 // "" if `url` is an acceptable API base URL, else why not.
 std::string base_url_problem(const std::string& url) {
     auto r = boost::urls::parse_absolute_uri(url);
@@ -384,7 +403,7 @@ std::string base_url_problem(const std::string& url) {
     if (u.scheme_id() != boost::urls::scheme::https) return "must use https://";
     if (!u.has_authority() || u.encoded_host().empty()) return "must name a host";
     if (u.has_userinfo()) return "must not contain user:password@ (keys go in [[keys]])";
-    if (u.has_port() && (u.port().empty() || u.port_number() == 0)) {
+    if (u.has_port() && !is_port(u.port())) {
         return "has an invalid port (1..65535)";
     }
     if (u.has_query() || u.has_fragment()) return "must not have a ?query or #fragment";
@@ -423,11 +442,7 @@ std::optional<ListenAddress> parse_listen(std::string_view s, std::string& why) 
     }
     std::string_view host = s.substr(0, colon);
     std::string_view port = s.substr(colon + 1);
-    int port_value = 0;
-    bool port_ok = !port.empty() && port.size() <= 5 &&
-                   all_chars(port, [](char c) { return c >= '0' && c <= '9'; });
-    if (port_ok) port_value = std::stoi(std::string(port));
-    if (!port_ok || port_value < 1 || port_value > 65535) {
+    if (!is_port(port)) {
         why = "port must be from 1 to 65535";
         return std::nullopt;
     }
@@ -518,22 +533,23 @@ void parse_api(const Ctx& ctx, const toml::table& root, ApiConfig& api) {
     check_known(ctx, *t, "api", kApiKeys);
     if (auto url = get_string(ctx, *t, "api", "base_url")) {
         std::string why = base_url_problem(*url);
-        if (why.empty())
+        if (why.empty()) {
             api.base_url = strip_trailing_slashes(*url);
-        else
+        } else {
             ctx.add("api.base_url", base_url_rule(*url, why));
+        }
     }
     if (auto p = read_path(ctx, *t, "api", "ca_file")) api.ca_file = *p;
     read_number(ctx, *t, "api", "timeout", kSeconds, api.timeout);
     if (auto id = get_string(ctx, *t, "api", "client_id")) {
         // Sent as an HTTP header value: no control characters, no CR/LF injection.
-        if (!id->empty() && id->size() <= 128 && all_chars(*id, is_visible_ascii))
+        if (!id->empty() && id->size() <= 128 && all_chars(*id, is_visible_ascii)) {
             api.client_id = *id;
-        else
+        } else {
             ctx.add("api.client_id",
-                    "must be 1 to 128 visible ASCII characters without spaces "
-                    "(got " +
-                        quote(*id) + ")");
+                    "must be 1 to 128 visible ASCII characters without spaces (got " + quote(*id) +
+                        ")");
+        }
     }
 }
 
@@ -551,18 +567,19 @@ void parse_key_source(const Ctx& ctx, const toml::table& t, const std::string& p
         key.ref = *p;
     }
     if (auto e = get_string(ctx, t, prefix, "env")) {
-        if (!is_env_name(*e))
-            ctx.add(prefix + ".env",
-                    "must be an environment variable name "
-                    "like STABILITY_API_KEY (value not shown)");
+        if (!is_env_name(*e)) {
+            ctx.add(
+                prefix + ".env",
+                "must be an environment variable name like STABILITY_API_KEY (value not shown)");
+        }
         key.source = KeyConfig::Source::env;
         key.ref = *e;
     }
     if (auto c = get_string(ctx, t, prefix, "credential")) {
-        if (!is_credential_name(*c))
+        if (!is_credential_name(*c)) {
             ctx.add(prefix + ".credential",
-                    "must be a systemd credential "
-                    "name ([A-Za-z0-9_.:@-], no /) (value not shown)");
+                    "must be a systemd credential name ([A-Za-z0-9_.:@-], no /) (value not shown)");
+        }
         key.source = KeyConfig::Source::credential;
         key.ref = *c;
     }
@@ -572,9 +589,8 @@ KeyConfig parse_key(const Ctx& ctx, const toml::table& t, const std::string& pre
     for (std::string_view f : kLiteralKeyFields) {
         if (t.contains(f)) {
             ctx.add(dotted(prefix, f),
-                    "an API key is never written in the config file; use "
-                    "file = \"/path\", env = \"VARIABLE\" or credential = "
-                    "\"NAME\" (value not shown)");
+                    "an API key is never written in the config file; use file = \"/path\", "
+                    "env = \"VARIABLE\" or credential = \"NAME\" (value not shown)");
         }
     }
     check_known(ctx, t, prefix, kKeyKeys, kLiteralKeyFields);
@@ -599,9 +615,10 @@ void parse_keys(const Ctx& ctx, const toml::table& root, std::vector<KeyConfig>&
         KeyConfig key = parse_key(ctx, t, prefix);
         if (!key.name.empty()) {
             auto [it, fresh] = seen.emplace(key.name, prefix + ".name");
-            if (!fresh)
+            if (!fresh) {
                 ctx.add(prefix + ".name",
                         "duplicate key name " + quote(key.name) + " (also " + it->second + ")");
+            }
         }
         keys.push_back(std::move(key));
     });
@@ -638,17 +655,18 @@ nlohmann::json params_to_json(const Ctx& ctx, const toml::table& t, const std::s
     nlohmann::json out = nlohmann::json::object();
     for (auto&& [k, v] : t) {
         std::string name(k.str());
-        if (const auto* i = v.as_integer())
+        if (const auto* i = v.as_integer()) {
             out[name] = i->get();
-        else if (const auto* s = v.as_string())
+        } else if (const auto* s = v.as_string()) {
             out[name] = s->get();
-        else if (const auto* b = v.as_boolean())
+        } else if (const auto* b = v.as_boolean()) {
             out[name] = b->get();
-        else if (const auto* f = v.as_floating_point(); f && std::isfinite(f->get()))
+        } else if (const auto* f = v.as_floating_point(); f && std::isfinite(f->get())) {
             out[name] = f->get();
-        else
+        } else {
             ctx.add(dotted(prefix, name),
                     "must be a finite number, a string or a boolean (got " + describe(v) + ")");
+        }
     }
     return out;
 }
@@ -657,21 +675,30 @@ WatchConfig parse_watch(const Ctx& ctx, const toml::table& t, const std::string&
     check_known(ctx, t, prefix, kWatchKeys);
     WatchConfig w;
     auto dir = read_path(ctx, t, prefix, "dir");
-    if (!dir && !t.contains("dir"))
+    if (!dir && !t.contains("dir")) {
         ctx.add(prefix + ".dir", "required: the directory to watch");
-    else if (dir && dir->empty())
+    } else if (dir && dir->empty()) {
         ctx.add(prefix + ".dir", "must not be empty");
-    else if (dir)
+    } else if (dir) {
         w.dir = *dir;
+    }
     read_choice(ctx, t, prefix, "kind", kWatchKinds, w.kind);
     if (const toml::node* p = t.get("params")) {
-        if (const toml::table* pt = p->as_table())
+        if (const toml::table* pt = p->as_table()) {
             w.params = params_to_json(ctx, *pt, prefix + ".params");
-        else
+        } else {
             ctx.add(prefix + ".params",
                     "must be a table, e.g. { cfg_scale = 1.8 } (got " + type_name(*p) + ")");
+        }
     }
     return w;
+}
+
+// "/in", "/in/" and "/x/../in" name one directory.
+std::string comparable_dir(const std::string& dir) {
+    std::string s = fs::path(dir).lexically_normal().string();
+    while (s.size() > 1 && s.back() == '/') s.pop_back();
+    return s;
 }
 
 void parse_watches(const Ctx& ctx, const toml::table& root, std::vector<WatchConfig>& watches) {
@@ -680,7 +707,7 @@ void parse_watches(const Ctx& ctx, const toml::table& root, std::vector<WatchCon
         WatchConfig w = parse_watch(ctx, t, prefix);
         if (!w.dir.empty()) {
             // Two watches on one directory would race for every file dropped there.
-            auto [it, fresh] = seen.emplace(fs::path(w.dir).lexically_normal().string(), prefix);
+            auto [it, fresh] = seen.emplace(comparable_dir(w.dir), prefix);
             if (!fresh) ctx.add(prefix + ".dir", "same directory as " + it->second + ".dir");
         }
         watches.push_back(std::move(w));
@@ -703,17 +730,19 @@ void parse_http(const Ctx& ctx, const toml::table& root, HttpConfig& h) {
     if (auto listen = get_string(ctx, *t, "http", "listen"); listen && !listen->empty()) {
         std::string why;
         addr = parse_listen(*listen, why);
-        if (addr)
+        if (addr) {
             h.listen = *listen;
-        else
+        } else {
             ctx.add("http.listen", why + ", e.g. \"127.0.0.1:8080\" (got " + quote(*listen) + ")");
+        }
     }
     if (auto token = get_string(ctx, *t, "http", "token")) {
         // Compared with an Authorization header: spaces or control characters could never match.
-        if (all_chars(*token, is_visible_ascii))
+        if (all_chars(*token, is_visible_ascii)) {
             h.token = *token;
-        else
+        } else {
             ctx.add("http.token", "must be visible ASCII without spaces (value not shown)");
+        }
     }
     if (addr && !is_loopback(*addr) && h.token.empty()) {
         ctx.add("http.token", "required when http.listen is not a loopback address");
@@ -763,10 +792,11 @@ void apply_path_defaults(const Ctx& ctx, const Environment& env, Config& c) {
     if (c.output_dir.empty() && !c.state_dir.empty()) {
         c.output_dir = (fs::path(c.state_dir) / "output").string();
     }
-    if (auto s = env_value(env, "GENQ_SOCKET"); !s.empty())
+    if (auto s = env_value(env, "GENQ_SOCKET"); !s.empty()) {
         c.socket = s;
-    else if (c.socket.empty())
+    } else if (c.socket.empty()) {
         c.socket = default_socket(env);
+    }
     if (c.socket.size() > kMaxSocketPath) {
         ctx.add("socket", "a Unix socket path is at most " + std::to_string(kMaxSocketPath) +
                               " bytes (got " + std::to_string(c.socket.size()) + ": " +
@@ -778,10 +808,11 @@ void apply_environment(const Ctx& ctx, const Environment& env, Config& c) {
     apply_path_defaults(ctx, env, c);
     if (auto url = env_value(env, "GENQ_BASE_URL"); !url.empty()) {
         std::string why = base_url_problem(url);
-        if (why.empty())
+        if (why.empty()) {
             c.api.base_url = strip_trailing_slashes(url);
-        else
+        } else {
             ctx.problems.push_back({"environment", "GENQ_BASE_URL", base_url_rule(url, why)});
+        }
     }
     if (c.keys.empty()) {
         c.keys.push_back({"default", KeyConfig::Source::env, "STABILITY_API_KEY", 1});
@@ -822,8 +853,9 @@ Result<std::string> secret_from_file(const std::string& who, const std::string& 
                                      const std::string& source) {
     std::string text;
     int err = read_file(path, kMaxSecretBytes, text);
-    if (err == EFBIG)
+    if (err == EFBIG) {
         return key_error(who + source + " is larger than 64 KiB; expected one API key");
+    }
     if (err != 0) return key_error(who + "cannot read " + source + ": " + std::strerror(err));
     return checked_secret(who, source, text);
 }
@@ -906,8 +938,9 @@ Result<std::string> load_key_secret(const KeyConfig& key, const Environment& env
             return secret_from_file(who, key.ref, "file " + key.ref);
         case KeyConfig::Source::env: {
             auto it = env.find(key.ref);
-            if (it == env.end())
+            if (it == env.end()) {
                 return key_error(who + "environment variable " + key.ref + " is not set");
+            }
             return checked_secret(who, "environment variable " + key.ref, it->second);
         }
         case KeyConfig::Source::credential: {

@@ -29,14 +29,16 @@ std::string random_boundary() {
     return b;
 }
 
-// Content-Disposition parameters are quoted-strings; as browsers do (WHATWG "multipart/form-data
-// encoding"), '"', CR and LF are percent-encoded so a name cannot end the string or the header.
+// Content-Disposition parameters are quoted-strings. As browsers do (WHATWG "multipart/form-data
+// encoding"), '"', CR and LF are percent-encoded, so no parser sees the string or the header end
+// early; a backslash is doubled so parsers that decode quoted-pairs (ours does) read it back as one.
 std::string quote_param(std::string_view v) {
     std::string out = "\"";
     for (const char c : v) {
         if (c == '"') out += "%22";
         else if (c == '\r') out += "%0D";
         else if (c == '\n') out += "%0A";
+        else if (c == '\\') out += "\\\\";
         else out += c;
     }
     return out + "\"";
@@ -134,7 +136,8 @@ const Param* find_param(const std::vector<Param>& params, std::string_view name)
 Result<std::string> boundary_of(std::string_view content_type) {
     std::string_view media;
     const auto params = parse_params(content_type, media);
-    if (!params || !iequals(media, "multipart/form-data")) {
+    if (!params) return bad("malformed Content-Type");
+    if (!iequals(media, "multipart/form-data")) {
         return bad("Content-Type is not multipart/form-data");
     }
     const Param* b = find_param(*params, "boundary");
@@ -160,13 +163,18 @@ Status apply_disposition(std::string_view value, MultipartPart& part) {
 }
 
 Status parse_part_headers(std::string_view headers, MultipartPart& part) {
+    // Obsolete line folding would continue a header already acted upon: refused up front.
+    if (headers.find("\r\n ") != std::string_view::npos ||
+        headers.find("\r\n\t") != std::string_view::npos) {
+        return bad("malformed part header");
+    }
     bool has_disposition = false;
     while (!headers.empty()) {
         const std::size_t eol = std::min(headers.find(kCrlf), headers.size());
         const std::string_view line = headers.substr(0, eol);
         headers.remove_prefix(std::min(eol + kCrlf.size(), headers.size()));
         const std::size_t colon = line.find(':');
-        // No folded lines, no bare CR/LF, no nameless headers.
+        // No bare CR/LF, no nameless headers, no leading whitespace.
         if (colon == 0 || colon == std::string_view::npos || line.front() == ' ' ||
             line.front() == '\t' || line.find_first_of("\r\n") != std::string_view::npos) {
             return bad("malformed part header");
@@ -216,12 +224,15 @@ Result<bool> at_close_delimiter(std::string_view& rest) {
     if (rest.empty()) return bad("missing closing delimiter");
     if (!rest.starts_with(kCrlf)) return bad("malformed delimiter line");
     rest.remove_prefix(kCrlf.size());
+    if (rest.empty()) return bad("missing closing delimiter");
     return false;
 }
 
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
-    for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    std::size_t at = s.find(from);
+    while (at != std::string::npos) {
         s.replace(at, from.size(), to);
+        at = s.find(from, at + to.size());
     }
 }
 

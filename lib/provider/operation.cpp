@@ -10,30 +10,46 @@ constexpr double kMaxSeed = 4294967294.0;
 constexpr std::size_t kMaxPrompt = 10000;
 constexpr std::size_t kTenMiB = 10 * 1024 * 1024;
 
-FieldSpec integer_field(std::string name, double min, double max, std::string def,
-                        bool always_send = false) {
-    FieldSpec f{.name = std::move(name), .type = FieldType::integer, .min = min, .max = max};
+// Plain assignments rather than designated initializers: GCC warns about every member a
+// designated initializer leaves out (-Wmissing-field-initializers).
+FieldSpec numeric_field(std::string name, FieldType type, double min, double max, std::string def,
+                        bool always_send) {
+    FieldSpec f;
+    f.name = std::move(name);
+    f.type = type;
+    f.min = min;
+    f.max = max;
     f.default_value = std::move(def);
     f.always_send = always_send;
     return f;
+}
+
+FieldSpec integer_field(std::string name, double min, double max, std::string def,
+                        bool always_send = false) {
+    return numeric_field(std::move(name), FieldType::integer, min, max, std::move(def),
+                         always_send);
 }
 
 FieldSpec number_field(std::string name, double min, double max, std::string def,
                        bool always_send = false) {
-    FieldSpec f{.name = std::move(name), .type = FieldType::number, .min = min, .max = max};
-    f.default_value = std::move(def);
-    f.always_send = always_send;
-    return f;
+    return numeric_field(std::move(name), FieldType::number, min, max, std::move(def),
+                         always_send);
 }
 
 FieldSpec text_field(std::string name, bool required) {
-    return FieldSpec{.name = std::move(name), .type = FieldType::string, .required = required,
-                     .max_length = kMaxPrompt};
+    FieldSpec f;
+    f.name = std::move(name);
+    f.required = required;
+    f.max_length = kMaxPrompt;
+    return f;
 }
 
 FieldSpec choice_field(std::string name, std::vector<std::string> choices, std::string def,
                        bool required = false) {
-    FieldSpec f{.name = std::move(name), .type = FieldType::choice, .required = required};
+    FieldSpec f;
+    f.name = std::move(name);
+    f.type = FieldType::choice;
+    f.required = required;
     f.choices = std::move(choices);
     f.default_value = std::move(def);
     return f;
@@ -61,21 +77,40 @@ std::vector<FieldSpec> upscale_fields() {
 }
 
 ImageRule video_image() {
-    return ImageRule{.formats = {ImageFormat::png, ImageFormat::jpeg},
-                     .exact_sizes = {{1024, 576}, {576, 1024}, {768, 768}},
-                     .max_bytes = kTenMiB};
+    ImageRule r;
+    r.formats = {ImageFormat::png, ImageFormat::jpeg};
+    r.exact_sizes = {{1024, 576}, {576, 1024}, {768, 768}};
+    r.max_bytes = kTenMiB;
+    return r;
 }
 
 ImageRule any_image(std::int64_t min_pixels, std::int64_t max_pixels, int min_side) {
-    return ImageRule{.formats = {ImageFormat::png, ImageFormat::jpeg, ImageFormat::webp},
-                     .min_pixels = min_pixels, .max_pixels = max_pixels, .min_side = min_side,
-                     .max_bytes = kTenMiB};
+    ImageRule r;
+    r.formats = {ImageFormat::png, ImageFormat::jpeg, ImageFormat::webp};
+    r.min_pixels = min_pixels;
+    r.max_pixels = max_pixels;
+    r.min_side = min_side;
+    r.max_bytes = kTenMiB;
+    return r;
 }
 
-Operation video_row(std::string kind, std::string submit_path) {
-    Operation op{.kind = std::move(kind), .mode = Mode::async, .submit_path = submit_path,
-                 .result_prefix = submit_path + "/result/", .accept = "video/*",
-                 .result_ext = "mp4", .json_result_field = "video", .image = video_image()};
+Operation base_row(std::string kind, Mode mode, std::string submit_path, std::string result_prefix,
+                   std::string accept, std::string json_field, ImageRule image) {
+    Operation op;
+    op.kind = std::move(kind);
+    op.mode = mode;
+    op.submit_path = std::move(submit_path);
+    op.result_prefix = std::move(result_prefix);
+    op.accept = std::move(accept);
+    op.json_result_field = std::move(json_field);
+    op.image = std::move(image);
+    return op;
+}
+
+Operation video_row(std::string kind, const std::string& submit_path) {
+    Operation op = base_row(std::move(kind), Mode::async, submit_path, submit_path + "/result/",
+                            "video/*", "video", video_image());
+    op.result_ext = "mp4";
     op.fields = video_fields();
     op.price_credits = 20;  // stability-api.md: 20 credits per success, failures not charged
     return op;
@@ -85,61 +120,66 @@ Operation video_row(std::string kind, std::string submit_path) {
 // follows the job's output_format, see result_ext_for().
 Operation image_row(std::string kind, Mode mode, std::string submit_path,
                     std::string result_prefix, ImageRule image) {
-    return Operation{.kind = std::move(kind), .mode = mode, .submit_path = std::move(submit_path),
-                     .result_prefix = std::move(result_prefix), .accept = "image/*",
-                     .result_ext = "png", .json_result_field = "image", .image = std::move(image)};
+    Operation op = base_row(std::move(kind), mode, std::move(submit_path),
+                            std::move(result_prefix), "image/*", "image", std::move(image));
+    op.result_ext = "png";
+    return op;
 }
 
-// Prices of the image kinds: Stability's pricing page (platform.stability.ai/pricing, 2024 list)
-// gave Creative Upscale 25 credits and Inpaint 3 credits per successful generation; the stored
-// public material searched for this table did not contradict or refine those figures. The
-// v2alpha upscale is the creative upscaler's predecessor and is priced the same. Prices only feed
-// budgets and reports; the provider's own accounting is authoritative.
+// Prices of the image kinds, in credits per successful generation: 25 for the creative upscaler
+// and 3 for inpainting, Stability's 2024 list prices as far as we know them (also the figures the
+// project assumed). The public material searched while writing this (third-party pages only)
+// neither confirmed nor refined them; resellers now charge about $0.60 for a v2beta creative
+// upscale, so the provider's current price may be higher. The v2alpha upscaler is the creative
+// one's predecessor and is priced the same. Prices only feed budgets and reports; the provider's
+// own accounting is authoritative.
 constexpr int kUpscalePrice = 25;
 constexpr int kInpaintPrice = 3;
 
+Operation upscale_row(std::string kind, std::string submit_path, std::string result_prefix) {
+    Operation op = image_row(std::move(kind), Mode::async, std::move(submit_path),
+                             std::move(result_prefix), any_image(4096, 1048576, 64));
+    op.fields = upscale_fields();
+    op.price_credits = kUpscalePrice;
+    return op;
+}
+
+// Without a mask the provider inpaints the image's transparent area (its alpha channel).
+Operation inpaint_v2alpha_row() {
+    Operation op = image_row("inpaint", Mode::sync, "/v2alpha/generation/stable-image/inpaint", "",
+                             any_image(4096, 9437184, 0));
+    op.has_mask = true;
+    op.fields = {choice_field("mode", {"mask", "search"}, "", true),
+                 text_field("search_prompt", false),  // required for mode=search: validate.cpp
+                 text_field("prompt", true),
+                 text_field("negative_prompt", false),
+                 seed_field(false),
+                 output_format_field()};
+    op.price_credits = kInpaintPrice;
+    return op;
+}
+
+// v2beta's edit endpoints document "every side at least 64 pixels" on top of the pixel range.
+Operation inpaint_v2beta_row() {
+    Operation op = image_row("inpaint-v2beta", Mode::sync, "/v2beta/stable-image/edit/inpaint", "",
+                             any_image(4096, 9437184, 64));
+    op.has_mask = true;
+    op.fields = {text_field("prompt", true), text_field("negative_prompt", false),
+                 seed_field(false), output_format_field(),
+                 integer_field("grow_mask", 0, 100, "5")};
+    op.price_credits = kInpaintPrice;
+    return op;
+}
+
 std::vector<Operation> build_table() {
-    std::vector<Operation> table;
-    table.push_back(video_row("video", "/v2beta/image-to-video"));
-    table.push_back(video_row("video-v2alpha", "/v2alpha/generation/image-to-video"));
-
-    Operation upscale = image_row("upscale", Mode::async, "/v2alpha/generation/stable-image/upscale",
-                                  "/v2alpha/generation/stable-image/upscale/result/",
-                                  any_image(4096, 1048576, 64));
-    upscale.fields = upscale_fields();
-    upscale.price_credits = kUpscalePrice;
-    table.push_back(upscale);
-
-    // Without a mask the provider inpaints the image's transparent area (its alpha channel).
-    Operation inpaint = image_row("inpaint", Mode::sync, "/v2alpha/generation/stable-image/inpaint",
-                                  "", any_image(4096, 9437184, 0));
-    inpaint.has_mask = true;
-    inpaint.fields = {choice_field("mode", {"mask", "search"}, "", true),
-                      text_field("search_prompt", false),  // required for mode=search (validate)
-                      text_field("prompt", true),
-                      text_field("negative_prompt", false),
-                      seed_field(false),
-                      output_format_field()};
-    inpaint.price_credits = kInpaintPrice;
-    table.push_back(inpaint);
-
-    Operation creative = image_row("upscale-creative", Mode::async,
-                                   "/v2beta/stable-image/upscale/creative", "/v2beta/results/",
-                                   any_image(4096, 1048576, 64));
-    creative.fields = upscale_fields();
-    creative.price_credits = kUpscalePrice;
-    table.push_back(creative);
-
-    // v2beta's edit endpoints document "every side at least 64 pixels" on top of the pixel range.
-    Operation inpaint2 = image_row("inpaint-v2beta", Mode::sync, "/v2beta/stable-image/edit/inpaint",
-                                   "", any_image(4096, 9437184, 64));
-    inpaint2.has_mask = true;
-    inpaint2.fields = {text_field("prompt", true), text_field("negative_prompt", false),
-                       seed_field(false), output_format_field(),
-                       integer_field("grow_mask", 0, 100, "5")};
-    inpaint2.price_credits = kInpaintPrice;
-    table.push_back(inpaint2);
-    return table;
+    return {video_row("video", "/v2beta/image-to-video"),
+            video_row("video-v2alpha", "/v2alpha/generation/image-to-video"),
+            upscale_row("upscale", "/v2alpha/generation/stable-image/upscale",
+                        "/v2alpha/generation/stable-image/upscale/result/"),
+            inpaint_v2alpha_row(),
+            upscale_row("upscale-creative", "/v2beta/stable-image/upscale/creative",
+                        "/v2beta/results/"),
+            inpaint_v2beta_row()};
 }
 
 }  // namespace

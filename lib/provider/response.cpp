@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "provider/base64.hpp"
+#include "provider/utf8.hpp"
 
 namespace genq::provider {
 namespace {
@@ -31,15 +32,6 @@ std::string string_member(const json& j, const char* key) {
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// Cuts at a character boundary so the message stays valid UTF-8.
-std::string truncate_utf8(std::string s, std::size_t max) {
-    if (s.size() <= max) return s;
-    std::size_t cut = max;
-    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-    s.resize(cut);
-    return s + "...";
-}
-
 bool valid_remote_id(std::string_view id) {
     return !id.empty() && id.size() <= kMaxRemoteId &&
            std::all_of(id.begin(), id.end(), [](char c) {
@@ -62,6 +54,12 @@ std::string default_message(int status) {
     }
 }
 
+Classified make(Outcome outcome) {
+    Classified c;
+    c.outcome = outcome;
+    return c;
+}
+
 Outcome failure_outcome(int status) {
     if (status == 401) return Outcome::unauthorized;
     if (status == 402) return Outcome::out_of_credits;
@@ -71,7 +69,7 @@ Outcome failure_outcome(int status) {
 }
 
 Classified failure(int status, std::string_view body, Outcome outcome) {
-    Classified c{.outcome = outcome};
+    Classified c = make(outcome);
     const auto err = parse_error_body(body);
     c.error_code = err && !err->name.empty() ? err->name : "http_" + std::to_string(status);
     std::string joined;
@@ -80,18 +78,21 @@ Classified failure(int status, std::string_view body, Outcome outcome) {
         joined += e;
     }
     c.error_message = joined.empty() ? default_message(status)
-                                     : truncate_utf8(std::move(joined), kMaxErrorMessage);
+                                     : truncate_utf8(joined, kMaxErrorMessage);
     return c;
 }
 
 Classified accepted_or_retry(std::string_view body) {
     const auto j = parse_object(body);
     std::string id = j ? string_member(*j, "id") : std::string();
-    if (!valid_remote_id(id)) {
-        return Classified{.outcome = Outcome::retryable, .error_code = "bad_response",
-                          .error_message = "submit answered 200 without a valid generation id"};
+    Classified c = make(valid_remote_id(id) ? Outcome::accepted : Outcome::retryable);
+    if (c.outcome == Outcome::accepted) {
+        c.remote_id = std::move(id);
+    } else {
+        c.error_code = "bad_response";
+        c.error_message = "submit answered 200 without a valid generation id";
     }
-    return Classified{.outcome = Outcome::accepted, .remote_id = std::move(id)};
+    return c;
 }
 
 // The seed arrives as a JSON number (documented) or, from some clients and stand-ins, a string.
@@ -126,7 +127,9 @@ std::optional<ProviderError> parse_error_body(std::string_view body) {
     if (body.size() > kMaxErrorBody) return std::nullopt;
     const auto j = parse_object(body);
     if (!j) return std::nullopt;
-    ProviderError e{.id = string_member(*j, "id"), .name = string_member(*j, "name")};
+    ProviderError e;
+    e.id = string_member(*j, "id");
+    e.name = string_member(*j, "name");
     const auto errors = j->find("errors");
     if (errors != j->end() && errors->is_array()) {
         for (const json& item : *errors) {
@@ -141,14 +144,14 @@ std::optional<ProviderError> parse_error_body(std::string_view body) {
 
 Classified classify_submit(int status, std::string_view body, bool is_sync) {
     if (status == 200) {
-        return is_sync ? Classified{.outcome = Outcome::result} : accepted_or_retry(body);
+        return is_sync ? make(Outcome::result) : accepted_or_retry(body);
     }
     return failure(status, body, failure_outcome(status));
 }
 
 Classified classify_poll(int status, std::string_view body) {
-    if (status == 200) return Classified{.outcome = Outcome::result};
-    if (status == 202) return Classified{.outcome = Outcome::in_progress};
+    if (status == 200) return make(Outcome::result);
+    if (status == 202) return make(Outcome::in_progress);
     if (status == 404) {
         Classified c = failure(status, body, Outcome::not_found);
         c.error_code = "generation_not_found";  // whatever the body says: expired or unknown
@@ -180,8 +183,7 @@ std::optional<JsonResult> parse_json_result(std::string_view body, std::string_v
     if (it == j->end() || !it->is_string()) return std::nullopt;
     auto data = base64_decode(it->get_ref<const std::string&>());
     if (!data) return std::nullopt;
-    return JsonResult{.data = std::move(*data), .finish_reason = string_member(*j, "finish_reason"),
-                      .seed = seed_text(*j)};
+    return JsonResult{std::move(*data), string_member(*j, "finish_reason"), seed_text(*j)};
 }
 
 }  // namespace genq::provider

@@ -1,11 +1,14 @@
 #include "provider/validate.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <string>
+
+#include "provider/utf8.hpp"
 
 namespace genq::provider {
 namespace {
@@ -27,10 +30,21 @@ std::string number_text(double v) {
     return std::string(buf, res.ptr);
 }
 
-std::string shown(const nlohmann::json& value) {
-    std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    if (text.size() > kMaxShownValue) text = text.substr(0, kMaxShownValue) + "...";
-    return "(got " + text + ")";
+std::string dumped(const nlohmann::json& value) {
+    const auto text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return truncate_utf8(text, kMaxShownValue);
+}
+
+std::string shown(const nlohmann::json& value) { return "(got " + dumped(value) + ")"; }
+
+// A name the client chose, safe to put in a message: as is when short, printable UTF-8, else
+// JSON-quoted (escaped, invalid bytes replaced) and cut short.
+std::string safe_name(std::string_view name) {
+    const bool plain = name.size() <= kMaxShownValue && is_valid_utf8(name) &&
+                       std::none_of(name.begin(), name.end(), [](char c) {
+                           return static_cast<unsigned char>(c) < 0x20;
+                       });
+    return plain ? std::string(name) : dumped(nlohmann::json(std::string(name)));
 }
 
 std::string join(const std::vector<std::string>& items, std::string_view last_sep) {
@@ -99,35 +113,6 @@ std::optional<double> to_double(const nlohmann::json& value) {
     return v;
 }
 
-bool is_valid_utf8(std::string_view s) {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
-                                : (c >> 3) == 0x1E ? 4 : 0;
-        if (len == 0 || i + len > s.size()) return false;
-        std::uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-        for (std::size_t k = 1; k < len; ++k) {
-            const auto cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc & 0xC0) != 0x80) return false;
-            cp = cp << 6 | (cc & 0x3F);
-        }
-        // Overlong forms, surrogates and values past U+10FFFF.
-        static constexpr std::uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < kMinForLength[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return false;
-        }
-        i += len;
-    }
-    return true;
-}
-
-std::size_t utf8_length(std::string_view s) {
-    std::size_t n = 0;
-    for (const char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-    return n;
-}
-
 Result<nlohmann::json> check_number(const FieldSpec& f, const nlohmann::json& value) {
     const auto v = to_double(value);
     const bool integral = v && std::isfinite(*v) && std::nearbyint(*v) == *v;
@@ -140,7 +125,9 @@ Result<nlohmann::json> check_number(const FieldSpec& f, const nlohmann::json& va
 }
 
 Result<nlohmann::json> check_string(const FieldSpec& f, const nlohmann::json& value) {
-    if (!value.is_string()) return invalid_param(f.name, "must be " + allowed(f) + " " + shown(value));
+    if (!value.is_string()) {
+        return invalid_param(f.name, "must be " + allowed(f) + " " + shown(value));
+    }
     const auto& s = value.get_ref<const std::string&>();
     if (!is_valid_utf8(s)) return invalid_param(f.name, "must be valid UTF-8 text");
     const std::size_t len = utf8_length(s);
@@ -268,8 +255,8 @@ Result<nlohmann::json> validate_params(const Operation& op, const nlohmann::json
         for (const auto& [name, value] : params.items()) {
             const FieldSpec* f = find_field(op, name);
             if (!f) {
-                return invalid_param(name, "unknown field for " + op.kind + " (allowed: " +
-                                               field_names(op) + ")");
+                return invalid_param(safe_name(name), "unknown field for " + op.kind +
+                                                          " (allowed: " + field_names(op) + ")");
             }
             if (value.is_null()) continue;  // an explicit null means "not given"
             auto checked = check_field(*f, value);

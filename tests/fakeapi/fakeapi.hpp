@@ -63,7 +63,7 @@ struct Record {
 };
 
 enum class Delivery { normal, drop, truncate };
-enum class Outcome { sent, truncated, dropped, failed };
+enum class Outcome { sent, truncated, dropped };
 
 struct Response {
     int status = 200;

@@ -1,0 +1,140 @@
+// genqctl submit IMAGE... : one job per image, all over one connection.
+#include <glob.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+
+#include "core/files.hpp"
+#include "ctl.hpp"
+#include "provider/multipart.hpp"
+
+namespace genqctl {
+namespace {
+
+struct SubmitOptions {
+    std::vector<std::string> images;
+    std::string kind;
+    std::optional<std::string> seed, cfg_scale, motion, prompt, negative_prompt, mode,
+        search_prompt, output_format, creativity, grow_mask;
+    std::string mask;
+    std::optional<int> priority;
+    std::string key;
+    bool wait = false;
+    double timeout = 0;
+};
+
+constexpr std::size_t kMaxImage = 64 * 1024 * 1024;
+
+// Patterns the shell did not expand (quoted, or from scripts) are expanded here.
+std::vector<std::string> expand(const std::vector<std::string>& args) {
+    std::vector<std::string> out;
+    for (const auto& a : args) {
+        struct stat st {};
+        if (::stat(a.c_str(), &st) == 0 || a.find_first_of("*?[") == std::string::npos) {
+            out.push_back(a);
+            continue;
+        }
+        glob_t g{};
+        if (::glob(a.c_str(), 0, nullptr, &g) == 0)
+            for (std::size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+        else
+            out.push_back(a);  // reported as missing below
+        ::globfree(&g);
+    }
+    return out;
+}
+
+std::string base_name(const std::string& path) {
+    auto slash = path.find_last_of('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+void add_optional(genq::provider::MultipartBuilder& mp, const char* name,
+                  const std::optional<std::string>& v) {
+    if (v) mp.add_field(name, *v);
+}
+
+// Returns the job id, or an error message.
+genq::Result<std::string> submit_one(Ctl& ctl, const SubmitOptions& o, const std::string& path,
+                                     const std::string& mask) {
+    auto bytes = genq::read_file(path, kMaxImage);
+    if (!bytes) return bytes.error();
+    genq::provider::MultipartBuilder mp;
+    mp.add_file("image", base_name(path), "application/octet-stream", *bytes);
+    if (!mask.empty()) mp.add_file("mask", "mask", "application/octet-stream", mask);
+    if (!o.kind.empty()) mp.add_field("kind", o.kind);
+    if (o.priority) mp.add_field("priority", std::to_string(*o.priority));
+    if (!o.key.empty()) mp.add_field("key", o.key);
+    add_optional(mp, "seed", o.seed);
+    add_optional(mp, "cfg_scale", o.cfg_scale);
+    add_optional(mp, "motion_bucket_id", o.motion);
+    add_optional(mp, "prompt", o.prompt);
+    add_optional(mp, "negative_prompt", o.negative_prompt);
+    add_optional(mp, "mode", o.mode);
+    add_optional(mp, "search_prompt", o.search_prompt);
+    add_optional(mp, "output_format", o.output_format);
+    add_optional(mp, "creativity", o.creativity);
+    add_optional(mp, "grow_mask", o.grow_mask);
+    std::string ct = mp.content_type();
+    auto r = ctl.call("POST", "/v1/jobs", mp.finish(), ct);
+    if (r.status != 201) return genq::Error{"refused", Ctl::error_of(r)};
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    if (!j.is_object() || !j.contains("id")) return genq::Error{"refused", "malformed answer"};
+    return j["id"].get<std::string>();
+}
+
+int run_submit(Ctl& ctl, const SubmitOptions& o) {
+    std::string mask;
+    if (!o.mask.empty()) {
+        auto m = genq::read_file(o.mask, kMaxImage);
+        if (!m) throw ExitError{kFailed, "--mask: " + m.error().message};
+        mask = *m;
+    }
+    std::vector<std::string> ids;
+    nlohmann::json out = nlohmann::json::array();
+    int refused = 0;
+    for (const auto& path : expand(o.images)) {
+        auto id = submit_one(ctl, o, path, mask);
+        if (!id) {
+            std::fprintf(stderr, "genqctl: %s: %s\n", path.c_str(), id.error().message.c_str());
+            out.push_back({{"file", path}, {"error", id.error().message}});
+            ++refused;
+            continue;
+        }
+        ids.push_back(*id);
+        out.push_back({{"file", path}, {"id", *id}});
+        if (!ctl.json) std::printf("%s\n", id->c_str());
+    }
+    if (ctl.json) std::printf("%s\n", out.dump(2).c_str());
+    std::fflush(stdout);
+    int rc = refused ? kFailed : kOk;
+    if (o.wait && !ids.empty()) rc = std::max(rc, wait_for_jobs(ctl, ids, o.timeout));
+    return rc;
+}
+
+}  // namespace
+
+void add_submit(CLI::App& app, Ctl& ctl, Runner& run) {
+    auto o = std::make_shared<SubmitOptions>();
+    auto* cmd = app.add_subcommand("submit", "queue one job per image; prints one id per line");
+    cmd->add_option("images", o->images, "image files (globs allowed)")->required();
+    cmd->add_option("--kind", o->kind, "operation (default video)");
+    cmd->add_option("--seed", o->seed, "0..4294967294, 0 = random");
+    cmd->add_option("--cfg-scale", o->cfg_scale, "0..10");
+    cmd->add_option("--motion", o->motion, "motion_bucket_id 1..255");
+    cmd->add_option("--prompt", o->prompt, "prompt (upscale, inpaint)");
+    cmd->add_option("--negative-prompt", o->negative_prompt, "negative prompt");
+    cmd->add_option("--mask", o->mask, "mask image (inpaint)");
+    cmd->add_option("--mode", o->mode, "inpaint mode: mask or search");
+    cmd->add_option("--search-prompt", o->search_prompt, "inpaint search prompt");
+    cmd->add_option("--output-format", o->output_format, "png, jpeg or webp");
+    cmd->add_option("--creativity", o->creativity, "upscale creativity 0..0.35");
+    cmd->add_option("--grow-mask", o->grow_mask, "inpaint-v2beta grow_mask");
+    cmd->add_option("--priority", o->priority, "-1000..1000, higher first");
+    cmd->add_option("--key", o->key, "submit with this key only");
+    cmd->add_flag("--wait", o->wait, "wait until every job is final");
+    cmd->add_option("--timeout", o->timeout, "with --wait: give up after S seconds");
+    cmd->callback([&ctl, &run, o] { run = [&ctl, o] { return run_submit(ctl, *o); }; });
+}
+
+}  // namespace genqctl

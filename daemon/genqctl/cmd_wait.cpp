@@ -1,0 +1,129 @@
+// genqctl wait ID...: follows jobs through /v1/events until each is final. On a terminal one
+// line per job is redrawn in place; otherwise each change is printed as a plain line.
+#include <chrono>
+#include <cstdio>
+#include <map>
+
+#include "ctl.hpp"
+
+namespace genqctl {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool is_final(const std::string& s) { return s == "succeeded" || s == "failed" || s == "canceled"; }
+
+struct Tracked {
+    std::string state;
+    int polls = 0;
+    std::string note;
+};
+
+class Progress {
+public:
+    Progress(std::vector<std::string> ids, bool tty) : ids_(std::move(ids)), tty_(tty) {}
+
+    void update(const nlohmann::json& job) {
+        std::string id = job.value("id", "");
+        if (!jobs_.count(id) && std::find(ids_.begin(), ids_.end(), id) == ids_.end()) return;
+        Tracked t{job.value("state", "?"), job.value("polls", 0), note_of(job)};
+        bool changed = jobs_[id].state != t.state;
+        jobs_[id] = t;
+        if (tty_)
+            redraw();
+        else if (changed)
+            std::printf("%s %s %s\n", id.c_str(), t.state.c_str(), t.note.c_str());
+        std::fflush(stdout);
+    }
+
+    bool all_final() const {
+        for (const auto& id : ids_) {
+            auto it = jobs_.find(id);
+            if (it == jobs_.end() || !is_final(it->second.state)) return false;
+        }
+        return true;
+    }
+
+    bool all_succeeded() const {
+        for (const auto& id : ids_) {
+            auto it = jobs_.find(id);
+            if (it == jobs_.end() || it->second.state != "succeeded") return false;
+        }
+        return true;
+    }
+
+    void redraw() {
+        if (drawn_) std::printf("\033[%zuA", ids_.size());
+        double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+        for (const auto& id : ids_) {
+            const auto& t = jobs_[id];
+            std::string line = id + "  " + t.state + "  " + std::to_string(static_cast<int>(elapsed)) +
+                               "s  polls " + std::to_string(t.polls) + "  " + t.note;
+            std::printf("\r\033[K%s\n", fit(line, static_cast<std::size_t>(terminal_width() - 1)).c_str());
+        }
+        drawn_ = true;
+    }
+
+private:
+    static std::string note_of(const nlohmann::json& j) {
+        if (j.contains("error") && !j["error"].is_null())
+            return j["error"].value("code", "") + ": " + j["error"].value("message", "");
+        if (j.contains("output") && j["output"].is_string()) return j["output"].get<std::string>();
+        return "";
+    }
+
+    std::vector<std::string> ids_;
+    bool tty_;
+    bool drawn_ = false;
+    std::map<std::string, Tracked> jobs_;
+    Clock::time_point start_ = Clock::now();
+};
+
+}  // namespace
+
+int wait_for_jobs(Ctl& ctl, const std::vector<std::string>& ids, double timeout) {
+    Progress progress(ids, stdout_is_tty() && !ctl.json);
+    auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<long long>(timeout * 1000));
+    for (const auto& id : ids) progress.update(ctl.call_json("GET", "/v1/jobs/" + url_encode(id)));
+    bool timed_out = false;
+    if (!progress.all_final()) {
+        // genqd opens every event stream with a "hello" event: the jobs are read again then, so
+        // no transition falls between the first read and the subscription.
+        genq::net::UnixHttpClient events(ctl.socket, timeout > 0 ? timeout : 3600);
+        auto on_event = [&](const std::string& name, const std::string& data) {
+            if (name == "hello") {
+                for (const auto& id : ids)
+                    progress.update(ctl.call_json("GET", "/v1/jobs/" + url_encode(id)));
+            } else if (auto j = nlohmann::json::parse(data, nullptr, false); j.is_object()) {
+                progress.update(j);
+            }
+            if (timeout > 0 && Clock::now() > deadline) timed_out = true;
+            return !progress.all_final() && !timed_out;
+        };
+        (void)events.stream_events("/v1/events", on_event);
+    }
+    if (!progress.all_final()) {
+        std::fprintf(stderr, "genqctl: %s\n",
+                     timed_out ? "timed out waiting for jobs" : "lost the event stream");
+        return kFailed;
+    }
+    if (ctl.json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& id : ids) out.push_back(ctl.call_json("GET", "/v1/jobs/" + url_encode(id)));
+        std::printf("%s\n", out.dump(2).c_str());
+    }
+    return progress.all_succeeded() ? kOk : kFailed;
+}
+
+void add_wait(CLI::App& app, Ctl& ctl, Runner& run) {
+    auto ids = std::make_shared<std::vector<std::string>>();
+    auto timeout = std::make_shared<double>(0);
+    auto* cmd = app.add_subcommand("wait", "wait until jobs are final; exit 0 only if all succeeded");
+    cmd->add_option("ids", *ids, "job ids")->required();
+    cmd->add_option("--timeout", *timeout, "give up after S seconds (exit 1)");
+    cmd->callback([&ctl, &run, ids, timeout] {
+        run = [&ctl, ids, timeout] { return wait_for_jobs(ctl, *ids, *timeout); };
+    });
+}
+
+}  // namespace genqctl

@@ -1,0 +1,277 @@
+#include "app/daemon.hpp"
+
+#include <sys/file.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <spdlog/spdlog.h>
+
+#include "api/control_api.hpp"
+#include "app/engine.hpp"
+#include "app/intake.hpp"
+#include "app/metrics.hpp"
+#include "core/files.hpp"
+#include "core/logging.hpp"
+#include "net/http_server.hpp"
+#include "net/https_client.hpp"
+#include "store/database.hpp"
+#include "store/job_store.hpp"
+#include "store/migrations.hpp"
+#include "store/spool.hpp"
+
+namespace genq::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+struct StartupError {
+    int exit_code;
+    std::string message;
+};
+
+// Secrets for every configured key; a key that cannot be read is a configuration error.
+Result<EngineSettings> engine_settings(const Config& c, const Environment& env) {
+    EngineSettings s;
+    s.limits = c.limits;
+    s.retry = c.retry;
+    s.api = c.api;
+    s.output_dir = c.output_dir;
+    s.daily_credits = c.daily_credits;
+    for (const auto& k : c.keys) {
+        auto secret = load_key_secret(k, env);
+        if (!secret) return secret.error();
+        s.keys[k.name] = {*secret, k.weight};
+    }
+    return s;
+}
+
+// One genqd per state directory: an flock held for the life of the process (released by the
+// kernel even after SIGKILL).
+Result<int> lock_state_dir(const std::string& dir) {
+    std::string path = dir + "/genq.lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return Error{"io_error", "cannot open " + path + ": " + errno_text(errno)};
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(fd);
+        return Error{"locked", "another genqd is already using the state directory " + dir};
+    }
+    return fd;
+}
+
+class Daemon {
+public:
+    Daemon(ConfigLocation where, Environment env, Config config)
+        : where_(std::move(where)), env_(std::move(env)), config_(std::move(config)),
+          signals_(io_, SIGINT, SIGTERM, SIGHUP), watchdog_(io_), status_timer_(io_) {}
+
+    int run() {
+        if (auto st = open_state(); !st) return fail(1, st.error().message);
+        auto settings = engine_settings(config_, env_);
+        if (!settings) return fail(2, settings.error().message);
+        if (auto st = start_services(std::move(*settings)); !st)
+            return fail(1, st.error().message);
+        wait_signals();
+        start_watchdog();
+        report_status();
+        ::sd_notify(0, "READY=1");
+        spdlog::info("genqd {} ready: socket {}, state {}, {} key(s)", GENQ_VERSION,
+                     config_.socket, config_.state_dir, config_.keys.size());
+        io_.run();
+        spdlog::info("genqd stopped");
+        return 0;
+    }
+
+private:
+    int fail(int code, const std::string& message) {
+        spdlog::critical("{}", message);
+        ::sd_notifyf(0, "STATUS=%s", message.c_str());
+        return code;
+    }
+
+    Status open_state() {
+        for (const auto& dir : {config_.state_dir, config_.output_dir})
+            if (auto st = make_dirs(dir); !st) return st;
+        auto lock = lock_state_dir(config_.state_dir);
+        if (!lock) return lock.error();
+        lock_fd_ = *lock;
+        auto db = store::Database::open(config_.state_dir + "/genq.db");
+        if (!db) return db.error();
+        db_ = std::move(*db);
+        try {
+            if (auto st = store::migrate(*db_); !st) return st;
+        } catch (const store::DbError& e) {
+            return Error{"db_open", std::string("database ") + config_.state_dir +
+                                        "/genq.db: " + e.what()};
+        }
+        jobs_ = std::make_unique<store::JobStore>(*db_);
+        spool_ = std::make_unique<store::Spool>(config_.state_dir + "/spool");
+        return spool_->init();
+    }
+
+    Status start_services(EngineSettings settings) {
+        net::ClientOptions copts;
+        copts.base_url = config_.api.base_url;
+        copts.ca_file = config_.api.ca_file;
+        copts.timeout = config_.api.timeout;
+        auto client = net::HttpsClient::create(io_, copts);
+        if (!client) return client.error();
+        client_ = std::move(*client);
+        engine_ = std::make_unique<Engine>(io_, *db_, *jobs_, *spool_, *client_, metrics_);
+        engine_->configure(std::move(settings));
+        intake_ = std::make_unique<Intake>(
+            *jobs_, *spool_, [this](const std::string& k) { return engine_->has_key(k); },
+            [this](const store::Job&) { engine_->notify(); });
+        api_ = std::make_unique<api::ControlApi>(api::ApiContext{
+            *intake_, *jobs_, *engine_, config_.output_dir, [this] { return reload(); }});
+        if (auto st = start_servers(); !st) return st;
+        engine_->add_listener([this](const store::Job& job, store::JobState from,
+                                     const std::string& detail) {
+            publish_transition(job, from, detail);
+        });
+        engine_->start();
+        return ok_status();
+    }
+
+    Status start_servers() {
+        net::ServerOptions sopts;
+        sopts.tcp_token = config_.http.token;
+        auto handler = [this](const net::ServerRequest& r) { return api_->handle(r); };
+        server_ = net::ControlServer::create(io_, sopts, handler);
+        if (::sd_listen_fds(1) >= 1 && ::sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1,
+                                                           nullptr, 0) > 0) {
+            if (auto st = server_->adopt_unix(SD_LISTEN_FDS_START); !st) return st;
+            spdlog::info("control socket from systemd (socket activation)");
+        } else if (auto st = server_->listen_unix(config_.socket, config_.socket_mode,
+                                                  config_.socket_group);
+                   !st) {
+            return st;
+        }
+        if (!config_.http.listen.empty()) {
+            if (auto st = server_->listen_tcp(config_.http.listen); !st) return st;
+            spdlog::info("HTTP API listening on {}", config_.http.listen);
+        }
+        return ok_status();
+    }
+
+    void publish_transition(const store::Job& job, store::JobState from,
+                            const std::string& detail) {
+        nlohmann::json ev = store::to_json(job);
+        ev["from"] = sched::to_string(from);
+        ev["detail"] = detail;
+        server_->publish("job", ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+
+    Status reload() {
+        auto load = load_config(where_, env_);
+        if (!load.problems.empty()) {
+            std::string msg = "configuration not reloaded:";
+            for (const auto& p : load.problems) msg += "\n  " + p.to_string();
+            spdlog::error("{}", msg);
+            return Error{"invalid_config", msg};
+        }
+        auto settings = engine_settings(load.config, env_);
+        if (!settings) {
+            spdlog::error("configuration not reloaded: {}", settings.error().message);
+            return Error{"invalid_config", settings.error().message};
+        }
+        set_log_level(load.config.log_level);
+        engine_->configure(std::move(*settings));
+        load.config.state_dir = config_.state_dir;  // moving the database needs a restart
+        config_ = std::move(load.config);
+        api_->set_output_dir(config_.output_dir);
+        spdlog::info("configuration reloaded from {}", where_.path);
+        return ok_status();
+    }
+
+    void wait_signals() {
+        signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+            if (ec) return;
+            if (sig == SIGHUP) {
+                ::sd_notify(0, "RELOADING=1");
+                (void)reload();
+                ::sd_notify(0, "READY=1");
+                wait_signals();
+                return;
+            }
+            spdlog::info("signal {}: stopping", sig);
+            ::sd_notify(0, "STOPPING=1");
+            stop();
+        });
+    }
+
+    void stop() {
+        engine_->stop();
+        server_->stop();
+        signals_.cancel();
+        watchdog_.cancel();
+        status_timer_.cancel();
+        io_.stop();  // in-flight HTTP is abandoned; everything committed stays
+    }
+
+    // WATCHDOG=1 from the event loop itself: a loop stuck for longer than WatchdogSec gets
+    // genqd killed by systemd.
+    void start_watchdog() {
+        std::uint64_t usec = 0;
+        if (::sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+        watchdog_period_ = std::chrono::microseconds(usec / 2);
+        kick_watchdog();
+    }
+
+    void kick_watchdog() {
+        ::sd_notify(0, "WATCHDOG=1");
+        watchdog_.expires_after(watchdog_period_);
+        watchdog_.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec) kick_watchdog();
+        });
+    }
+
+    void report_status() {
+        auto c = jobs_->counts_by_state();
+        ::sd_notifyf(0, "STATUS=%lld queued, %lld running, %lld succeeded, %lld failed",
+                     static_cast<long long>(c["queued"] + c["submitting"]),
+                     static_cast<long long>(c["running"]), static_cast<long long>(c["succeeded"]),
+                     static_cast<long long>(c["failed"]));
+        status_timer_.expires_after(std::chrono::seconds(5));
+        status_timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec) report_status();
+        });
+    }
+
+    ConfigLocation where_;
+    Environment env_;
+    Config config_;
+    asio::io_context io_{1};  // one thread: the whole daemon is single-threaded
+    asio::signal_set signals_;
+    asio::steady_timer watchdog_;
+    asio::steady_timer status_timer_;
+    std::chrono::microseconds watchdog_period_{0};
+    int lock_fd_ = -1;
+    Metrics metrics_;
+    std::unique_ptr<store::Database> db_;
+    std::unique_ptr<store::JobStore> jobs_;
+    std::unique_ptr<store::Spool> spool_;
+    std::unique_ptr<net::HttpsClient> client_;
+    std::unique_ptr<Engine> engine_;
+    std::unique_ptr<Intake> intake_;
+    std::unique_ptr<api::ControlApi> api_;
+    std::unique_ptr<net::ControlServer> server_;
+};
+
+}  // namespace
+
+int run_daemon(const ConfigLocation& where, const Environment& env, Config config) {
+    try {
+        Daemon d(where, env, std::move(config));
+        return d.run();
+    } catch (const store::DbError& e) {
+        spdlog::critical("database failure: {}", e.what());
+        return 1;
+    }
+}
+
+}  // namespace genq::app

@@ -1,0 +1,82 @@
+#include "app/intake.hpp"
+
+#include "core/clock.hpp"
+#include "core/ids.hpp"
+#include "provider/operation.hpp"
+#include "provider/validate.hpp"
+#include "store/job_store.hpp"
+#include "store/spool.hpp"
+
+namespace genq::app {
+namespace {
+
+constexpr int kMaxPriority = 1000;
+
+// The caller's name, kept for display and the output name: the last path component only,
+// control characters removed, at most 255 bytes.
+std::string clean_name(const std::string& name) {
+    std::string base = name.substr(name.find_last_of('/') == std::string::npos
+                                       ? 0
+                                       : name.find_last_of('/') + 1);
+    std::string out;
+    for (unsigned char c : base)
+        if (c >= 0x20 && c != 0x7f && out.size() < 255) out += static_cast<char>(c);
+    return out.empty() ? "image" : out;
+}
+
+}  // namespace
+
+Result<nlohmann::json> Intake::check(const SubmitRequest& req) {
+    const provider::Operation* op = provider::find_operation(req.kind);
+    if (!op)
+        return Error{"invalid_kind", "kind: unknown kind \"" + req.kind +
+                                         "\"; allowed: " + provider::operation_names()};
+    if (req.priority < -kMaxPriority || req.priority > kMaxPriority)
+        return Error{"invalid_param", "priority: must be an integer from -1000 to 1000 (got " +
+                                          std::to_string(req.priority) + ")"};
+    if (!req.key.empty() && !key_exists_(req.key))
+        return Error{"invalid_key", "key: no key named \"" + req.key + "\" is configured"};
+    if (req.image.empty()) return Error{"invalid_image", "image: missing (a file is required)"};
+    auto image = provider::validate_image(*op, req.image, "image");
+    if (!image) return image.error();
+    if (!req.mask.empty()) {
+        if (!op->has_mask)
+            return Error{"invalid_param", "mask: kind \"" + req.kind + "\" takes no mask"};
+        auto mask = provider::validate_image(*op, req.mask, "mask");
+        if (!mask) return mask.error();
+    }
+    return provider::validate_params(*op, req.params);
+}
+
+Result<store::Job> Intake::submit(const SubmitRequest& req) {
+    auto params = check(req);
+    if (!params) return params.error();
+    auto info = provider::read_image_info(req.image);  // validated above, so present
+    auto sha = spool_.put(req.image);
+    if (!sha) return sha.error();
+    store::Job job;
+    if (!req.mask.empty()) {
+        auto mask_sha = spool_.put(req.mask);
+        if (!mask_sha) return mask_sha.error();
+        job.mask_sha256 = *mask_sha;
+    }
+    std::int64_t t = now_ms();
+    job.id = new_job_id(t);
+    job.kind = req.kind;
+    job.priority = req.priority;
+    job.params = std::move(*params);
+    job.input_name = clean_name(req.image_name);
+    job.input_sha256 = *sha;
+    job.input_width = info ? info->width : 0;
+    job.input_height = info ? info->height : 0;
+    job.input_bytes = static_cast<std::int64_t>(req.image.size());
+    job.requested_key = req.key;
+    job.created_at = job.updated_at = t;
+    job.source = req.source;
+    job.uid = req.uid;
+    jobs_.insert(job, "accepted from " + req.source);
+    if (on_created_) on_created_(job);
+    return job;
+}
+
+}  // namespace genq::app

@@ -1,0 +1,54 @@
+// Turning a submission (socket, HTTP API or watched folder) into a queued job: validate
+// everything first, spool the input durably, then commit the job row. Nothing invalid is queued
+// and nothing is sent to the provider for a refused job.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.hpp"
+#include "store/job.hpp"
+
+namespace genq::store {
+class JobStore;
+class Spool;
+}  // namespace genq::store
+
+namespace genq::app {
+
+struct SubmitRequest {
+    std::string kind = "video";
+    nlohmann::json params = nlohmann::json::object();  // as given; validated here
+    std::string image;       // bytes
+    std::string image_name;  // the caller's file name (display and output name)
+    std::string mask;        // bytes, optional
+    int priority = 0;
+    std::string key;         // requested key name, "" = any
+    std::string source = "socket";
+    std::optional<std::int64_t> uid;
+};
+
+class Intake {
+public:
+    using KeyExists = std::function<bool(const std::string&)>;
+    using OnCreated = std::function<void(const store::Job&)>;
+    Intake(store::JobStore& jobs, store::Spool& spool, KeyExists key_exists, OnCreated on_created)
+        : jobs_(jobs), spool_(spool), key_exists_(std::move(key_exists)),
+          on_created_(std::move(on_created)) {}
+
+    // Error codes: invalid_kind, invalid_param, invalid_image, invalid_key, io_error.
+    Result<store::Job> submit(const SubmitRequest& req);
+    // Validation only (no spool, no row): the normalised params.
+    Result<nlohmann::json> check(const SubmitRequest& req);
+
+private:
+    store::JobStore& jobs_;
+    store::Spool& spool_;
+    KeyExists key_exists_;
+    OnCreated on_created_;
+};
+
+}  // namespace genq::app

@@ -1,0 +1,762 @@
+// The control server: one coroutine per connection on the daemon's single io_context thread, so
+// no locking anywhere. The same session code serves Unix and TCP connections (templated on the
+// protocol); only peer credentials and bearer-token checks differ.
+#include "net/http_server.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <openssl/crypto.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <spdlog/spdlog.h>
+
+namespace genq::net {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+using UnixProto = asio::local::stream_protocol;
+using TcpProto = asio::ip::tcp;
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+std::chrono::steady_clock::duration seconds(double s) {
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(s));
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Invalid escapes are kept verbatim: a handler then sees an unknown path and answers 404.
+std::string percent_decode(std::string_view in, bool plus_is_space) {
+    std::string out;
+    out.reserve(in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        char c = in[i];
+        if (c == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
+            out += static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
+            i += 2;
+        } else if (c == '+' && plus_is_space) {
+            out += ' ';
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+ServerResponse json_error(int status, const std::string& message, const std::string& code) {
+    ServerResponse r;
+    r.status = status;
+    r.body = nlohmann::json{{"error", message}, {"code", code}}.dump();
+    return r;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+    // The length of a bearer token is no secret worth hiding; its bytes are.
+    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// ---- Range requests ------------------------------------------------------------------------
+
+struct ByteRange {
+    enum Kind { whole, partial, unsatisfiable } kind = whole;
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;  // inclusive
+};
+
+std::optional<std::uint64_t> parse_u64(std::string_view s) {
+    std::uint64_t v = 0;
+    if (s.empty()) return std::nullopt;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+    return v;
+}
+
+// A malformed or multi-range header is ignored (RFC 9110 allows serving the whole file).
+ByteRange parse_range(std::string_view header, std::uint64_t size) {
+    ByteRange r;
+    constexpr std::string_view prefix = "bytes=";
+    if (header.size() <= prefix.size() || lower(header.substr(0, prefix.size())) != prefix ||
+        header.find(',') != std::string_view::npos) {
+        return r;
+    }
+    auto spec = header.substr(prefix.size());
+    while (!spec.empty() && spec.front() == ' ') spec.remove_prefix(1);
+    while (!spec.empty() && spec.back() == ' ') spec.remove_suffix(1);
+    auto dash = spec.find('-');
+    if (dash == std::string_view::npos) return r;
+    auto a = parse_u64(spec.substr(0, dash));
+    auto b = parse_u64(spec.substr(dash + 1));
+    if (!a && b) {  // suffix: the last n bytes
+        if (*b == 0 || size == 0) return {ByteRange::unsatisfiable};
+        return {ByteRange::partial, size - std::min(*b, size), size - 1};
+    }
+    if (!a || (b && *b < *a)) return r;
+    if (*a >= size) return {ByteRange::unsatisfiable};
+    return {ByteRange::partial, *a, b ? std::min(*b, size - 1) : size - 1};
+}
+
+// A file body that serves [offset, offset + length): beast::http::file_body in 1.81 always sends
+// the whole file.
+struct RangeFileBody {
+    struct value_type {
+        beast::file file;
+        std::uint64_t offset = 0;
+        std::uint64_t length = 0;
+    };
+    static std::uint64_t size(const value_type& v) { return v.length; }
+
+    class writer {
+    public:
+        using const_buffers_type = asio::const_buffer;
+        template <bool isRequest, class Fields>
+        writer(http::header<isRequest, Fields>&, value_type& body)
+            : body_(body), remain_(body.length) {}
+        void init(error_code& ec) { body_.file.seek(body_.offset, ec); }
+        boost::optional<std::pair<const_buffers_type, bool>> get(error_code& ec) {
+            auto amount = static_cast<std::size_t>(std::min<std::uint64_t>(remain_, buf_.size()));
+            if (amount == 0) {
+                ec = {};
+                return boost::none;
+            }
+            auto n = body_.file.read(buf_.data(), amount, ec);
+            if (ec) return boost::none;
+            if (n == 0) {  // the file shrank under us: end the connection, never pad
+                ec = asio::error::eof;
+                return boost::none;
+            }
+            remain_ -= n;
+            return {{asio::const_buffer(buf_.data(), n), remain_ > 0}};
+        }
+
+    private:
+        value_type& body_;
+        std::uint64_t remain_;
+        std::array<char, 64 * 1024> buf_{};
+    };
+};
+
+// ---- Sessions ------------------------------------------------------------------------------
+
+struct SessionBase {
+    explicit SessionBase(const asio::any_io_executor& ex) : wake(ex) {}
+    virtual ~SessionBase() = default;
+    virtual void close() = 0;
+
+    bool subscriber = false;          // an event stream is open on this connection
+    bool closed = false;
+    std::deque<std::string> events;   // SSE frames waiting to be written
+    asio::steady_timer wake;          // canceled by publish to wake the writer
+};
+
+template <class Proto>
+struct Session final : SessionBase {
+    explicit Session(typename Proto::socket sock)
+        : SessionBase(sock.get_executor()), stream(std::move(sock)) {}
+    void close() override {
+        closed = true;
+        wake.cancel();
+        stream.close();
+    }
+    beast::basic_stream<Proto> stream;
+};
+
+struct State {
+    State(asio::io_context& io, ServerOptions o, Handler h)
+        : io(io), opt(std::move(o)), handler(std::move(h)) {}
+    asio::io_context& io;
+    ServerOptions opt;
+    Handler handler;
+    std::vector<std::shared_ptr<UnixProto::acceptor>> unix_acceptors;
+    std::vector<std::shared_ptr<TcpProto::acceptor>> tcp_acceptors;
+    std::vector<std::string> owned_paths;  // socket files we created, removed at stop()
+    std::set<std::shared_ptr<SessionBase>> sessions;
+    bool stopped = false;
+};
+
+using Request = http::request<http::string_body>;
+
+template <class Proto>
+ServerRequest make_request(const Request& msg, Session<Proto>& s) {
+    ServerRequest req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    std::string_view target = msg.target();
+    auto q = target.find('?');
+    req.path = percent_decode(target.substr(0, q), false);
+    if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
+    for (const auto& f : msg) {
+        req.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
+    }
+    req.body = msg.body();
+    if constexpr (std::is_same_v<Proto, UnixProto>) {
+        ucred cred{};
+        socklen_t len = sizeof cred;
+        if (::getsockopt(s.stream.socket().native_handle(), SOL_SOCKET, SO_PEERCRED, &cred,
+                         &len) == 0) {
+            req.peer_uid = cred.uid;
+        }
+    } else {
+        req.via_tcp = true;
+    }
+    return req;
+}
+
+ServerResponse call_handler(State& st, const ServerRequest& req) {
+    if (st.stopped) {
+        return json_error(503, "server is shutting down", "unavailable");
+    }
+    try {
+        return st.handler(req);
+    } catch (const std::exception& e) {
+        spdlog::warn("control: handler for {} {} threw: {}", req.method, req.path, e.what());
+    } catch (...) {
+        spdlog::warn("control: handler for {} {} threw a non-exception", req.method, req.path);
+    }
+    return json_error(500, "internal error", "internal");
+}
+
+// Closes without losing the answer: unread request bytes at close() would make the kernel send
+// a reset that can discard the response we just wrote, so the rest is read and dropped first.
+template <class Proto>
+asio::awaitable<void> linger_close(Session<Proto>& s) {
+    error_code ec;
+    s.stream.socket().shutdown(Proto::socket::shutdown_send, ec);
+    s.stream.expires_after(std::chrono::seconds(2));
+    std::array<char, 16 * 1024> sink{};
+    std::size_t total = 0;
+    while (!ec && total < 64 * 1024 * 1024) {
+        auto [rec, n] = co_await s.stream.async_read_some(asio::buffer(sink), kNoThrow);
+        ec = rec;
+        total += n;
+    }
+    s.close();
+}
+
+template <class Proto, class Body>
+asio::awaitable<bool> write_message(State& st, Session<Proto>& s,
+                                    http::response<Body>& msg) {
+    // Large files go out in pieces so the deadline limits stalls, not the total transfer time.
+    http::response_serializer<Body> sr(msg);
+    while (!sr.is_done()) {
+        s.stream.expires_after(seconds(st.opt.body_timeout));
+        auto [ec, n] = co_await http::async_write_some(s.stream, sr, kNoThrow);
+        if (ec) {
+            spdlog::debug("control: write failed: {}", ec.message());
+            co_return false;
+        }
+    }
+    co_return true;
+}
+
+template <class Proto>
+asio::awaitable<bool> write_plain(State& st, Session<Proto>& s, const ServerResponse& res,
+                                  unsigned version, bool keep_alive) {
+    http::response<http::string_body> msg{static_cast<http::status>(res.status), version};
+    if (!res.content_type.empty()) msg.set(http::field::content_type, res.content_type);
+    for (const auto& [name, value] : res.headers) msg.insert(name, value);
+    msg.body() = res.body;
+    msg.keep_alive(keep_alive);
+    msg.prepare_payload();
+    bool ok = co_await write_message(st, s, msg);
+    co_return ok;
+}
+
+template <class Proto>
+asio::awaitable<bool> write_file(State& st, Session<Proto>& s, const ServerRequest& req,
+                                 const ServerResponse& res, unsigned version, bool keep_alive) {
+    RangeFileBody::value_type body;
+    error_code ec;
+    body.file.open(res.file_path.c_str(), beast::file_mode::scan, ec);
+    std::uint64_t size = ec ? 0 : body.file.size(ec);
+    if (ec) {
+        bool ok = co_await write_plain(st, s, json_error(404, "file not found", "not_found"),
+                                       version, keep_alive);
+        co_return ok;
+    }
+    ByteRange range = parse_range(req.header("range"), size);
+    if (range.kind == ByteRange::unsatisfiable) {
+        auto err = json_error(416, "range not satisfiable", "range_not_satisfiable");
+        err.headers.emplace_back("content-range", "bytes */" + std::to_string(size));
+        bool ok = co_await write_plain(st, s, err, version, keep_alive);
+        co_return ok;
+    }
+    http::response<RangeFileBody> msg{static_cast<http::status>(res.status), version};
+    if (range.kind == ByteRange::partial) {
+        msg.result(http::status::partial_content);
+        msg.set(http::field::content_range, "bytes " + std::to_string(range.first) + "-" +
+                                                std::to_string(range.last) + "/" +
+                                                std::to_string(size));
+        body.offset = range.first;
+        body.length = range.last - range.first + 1;
+    } else {
+        body.length = size;
+    }
+    if (!res.content_type.empty()) msg.set(http::field::content_type, res.content_type);
+    for (const auto& [name, value] : res.headers) msg.insert(name, value);
+    msg.set(http::field::accept_ranges, "bytes");
+    msg.body() = std::move(body);
+    msg.keep_alive(keep_alive);
+    msg.prepare_payload();
+    bool ok = co_await write_message(st, s, msg);
+    co_return ok;
+}
+
+std::string sse_frame(const std::string& event, const std::string& data) {
+    std::string out = "event: " + event + "\n";
+    std::size_t start = 0;
+    for (;;) {
+        auto nl = data.find('\n', start);
+        out += "data: " + data.substr(start, nl - start) + "\n";
+        if (nl == std::string::npos) break;
+        start = nl + 1;
+    }
+    return out + "\n";
+}
+
+template <class Proto>
+asio::awaitable<bool> write_raw(State& st, Session<Proto>& s, std::string bytes) {
+    s.stream.expires_after(seconds(st.opt.body_timeout));
+    auto [ec, n] = co_await asio::async_write(s.stream, asio::buffer(bytes), kNoThrow);
+    co_return !ec;
+}
+
+template <class Proto>
+asio::awaitable<void> run_event_stream(State& st, Session<Proto>& s, const ServerResponse& res,
+                                       unsigned version) {
+    http::response<http::empty_body> msg{static_cast<http::status>(res.status), version};
+    msg.set(http::field::content_type, "text/event-stream");
+    msg.set(http::field::cache_control, "no-cache");
+    msg.set(http::field::connection, "keep-alive");
+    for (const auto& [name, value] : res.headers) msg.insert(name, value);
+    // Subscribed before the header goes out: an event published after the client saw the
+    // header is never missed.
+    s.subscriber = true;
+    http::response_serializer<http::empty_body> sr(msg);
+    s.stream.expires_after(seconds(st.opt.body_timeout));
+    auto [ec, n] = co_await http::async_write_header(s.stream, sr, kNoThrow);
+    bool ok = !ec;
+    while (ok && !s.closed && !st.stopped) {
+        if (!s.events.empty()) {
+            std::string batch;
+            for (auto& e : s.events) batch += e;
+            s.events.clear();
+            ok = co_await write_raw(st, s, std::move(batch));
+            continue;
+        }
+        s.wake.expires_after(seconds(st.opt.sse_ping_interval));
+        auto [wec] = co_await s.wake.async_wait(kNoThrow);
+        if (!wec) {
+            std::string ping = ": ping\n\n";  // keeps proxies and idle timers from closing us
+            ok = co_await write_raw(st, s, std::move(ping));
+        }
+    }
+}
+
+// What to do when reading a request failed; true when an answer was sent.
+template <class Proto>
+asio::awaitable<void> answer_read_error(State& st, Session<Proto>& s, const error_code& ec) {
+    ServerResponse res;
+    if (ec == http::error::body_limit) {
+        res = json_error(413, "request body too large (limit " +
+                                  std::to_string(st.opt.max_body_bytes) + " bytes)",
+                         "payload_too_large");
+    } else if (ec == http::error::header_limit) {
+        res = json_error(431, "request header too large", "header_too_large");
+    } else if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+               ec != http::error::end_of_stream && ec != http::error::partial_message) {
+        res = json_error(400, "malformed HTTP request: " + ec.message(), "bad_request");
+    } else {
+        spdlog::debug("control: connection ended: {}", ec.message());
+        co_return;
+    }
+    bool ok = co_await write_plain(st, s, res, 11, false);
+    if (ok) co_await linger_close(s);
+}
+
+template <class Proto>
+bool authorized(const State& st, const ServerRequest& req) {
+    if (!req.via_tcp || st.opt.tcp_token.empty()) return true;
+    return constant_time_equal(req.header("authorization"), "Bearer " + st.opt.tcp_token);
+}
+
+// Waits for the next request on a kept-alive connection under the idle deadline.
+template <class Proto>
+asio::awaitable<bool> wait_for_bytes(State& st, Session<Proto>& s, beast::flat_buffer& buf) {
+    s.stream.expires_after(seconds(st.opt.idle_timeout));
+    auto [ec, n] = co_await s.stream.async_read_some(buf.prepare(4096), kNoThrow);
+    buf.commit(n);
+    co_return !ec;
+}
+
+// One request/response exchange; false when the connection is done.
+template <class Proto>
+asio::awaitable<bool> serve_one(State& st, Session<Proto>& s, beast::flat_buffer& buf) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(st.opt.max_header_bytes));
+    parser.body_limit(st.opt.max_body_bytes);
+    s.stream.expires_after(seconds(st.opt.header_timeout));
+    auto [hec, hn] = co_await http::async_read_header(s.stream, buf, parser, kNoThrow);
+    if (hec) {
+        co_await answer_read_error(st, s, hec);
+        co_return false;
+    }
+    const unsigned version = parser.get().version();
+    if (!parser.is_done() && lower(parser.get()[http::field::expect]) == "100-continue") {
+        // curl waits a second for this before sending a large body.
+        std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
+        bool sent = co_await write_raw(st, s, std::move(cont));
+        if (!sent) co_return false;
+    }
+    s.stream.expires_after(seconds(st.opt.body_timeout));
+    auto [bec, bn] = co_await http::async_read(s.stream, buf, parser, kNoThrow);
+    if (bec) {
+        co_await answer_read_error(st, s, bec);
+        co_return false;
+    }
+    ServerRequest req = make_request(parser.get(), s);
+    bool keep_alive = parser.get().keep_alive() && !st.stopped;
+    ServerResponse res;
+    if (!authorized<Proto>(st, req)) {
+        res = json_error(401, "missing or wrong bearer token", "unauthorized");
+        res.headers.emplace_back("www-authenticate", "Bearer");
+    } else {
+        res = call_handler(st, req);
+    }
+    if (res.event_stream) {
+        co_await run_event_stream(st, s, res, version);
+        co_return false;
+    }
+    bool ok = false;
+    if (!res.file_path.empty()) {
+        ok = co_await write_file(st, s, req, res, version, keep_alive);
+    } else {
+        ok = co_await write_plain(st, s, res, version, keep_alive);
+    }
+    co_return ok && keep_alive;
+}
+
+template <class Proto>
+asio::awaitable<void> serve(State& st, Session<Proto>& s) {
+    beast::flat_buffer buf;
+    // The first request's header must arrive within header_timeout of the accept; later ones
+    // may idle for idle_timeout before their first byte.
+    for (bool first = true;; first = false) {
+        if (!first && buf.size() == 0) {
+            bool more = co_await wait_for_bytes(st, s, buf);
+            if (!more) co_return;
+        }
+        bool again = co_await serve_one(st, s, buf);
+        if (!again) break;
+    }
+    error_code ec;
+    s.stream.socket().shutdown(Proto::socket::shutdown_send, ec);
+}
+
+template <class Proto>
+asio::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Session<Proto>> s) {
+    try {
+        co_await serve(*st, *s);
+    } catch (const std::exception& e) {
+        spdlog::warn("control: connection failed: {}", e.what());
+    }
+    s->close();
+    st->sessions.erase(s);
+}
+
+template <class Socket>
+void refuse(Socket& sock) {
+    static const std::string body = R"({"error":"too many connections","code":"unavailable"})";
+    static const std::string answer = "HTTP/1.1 503 Service Unavailable\r\n"
+                                      "content-type: application/json\r\ncontent-length: " +
+                                      std::to_string(body.size()) +
+                                      "\r\nconnection: close\r\n\r\n" + body;
+    error_code ec;
+    sock.non_blocking(true, ec);  // a fresh socket's send buffer is empty; never block the loop
+    sock.write_some(asio::buffer(answer), ec);
+    sock.close(ec);
+}
+
+template <class Proto>
+asio::awaitable<void> accept_loop(std::shared_ptr<State> st,
+                                  std::shared_ptr<typename Proto::acceptor> acc) {
+    while (!st->stopped && acc->is_open()) {
+        auto [ec, sock] = co_await acc->async_accept(kNoThrow);
+        if (ec == asio::error::operation_aborted || st->stopped) co_return;
+        if (ec) {
+            // EMFILE and friends: pause instead of spinning on the same error.
+            spdlog::warn("control: accept failed: {}", ec.message());
+            asio::steady_timer pause(st->io, std::chrono::milliseconds(100));
+            co_await pause.async_wait(kNoThrow);
+            continue;
+        }
+        if (st->sessions.size() >= st->opt.max_connections) {
+            refuse(sock);
+            continue;
+        }
+        auto session = std::make_shared<Session<Proto>>(std::move(sock));
+        st->sessions.insert(session);
+        asio::co_spawn(st->io, run_session<Proto>(st, session), asio::detached);
+    }
+}
+
+// ---- Unix socket setup ---------------------------------------------------------------------
+
+Status make_parent_dirs(const std::string& path) {
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos || slash == 0) return ok_status();
+    std::string dir = path.substr(0, slash);
+    for (std::size_t pos = 1; pos <= dir.size(); ++pos) {
+        if (pos != dir.size() && dir[pos] != '/') continue;
+        std::string prefix = dir.substr(0, pos);
+        if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+            return Error{"io_error", "cannot create " + prefix + ": " + std::strerror(errno)};
+        }
+    }
+    return ok_status();
+}
+
+// True when something accepts connections at `path` (another genqd).
+bool socket_is_live(const std::string& path) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return false;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    bool live = rc == 0 || errno == EAGAIN || errno == EINPROGRESS;  // EAGAIN: backlog full
+    ::close(fd);
+    return live;
+}
+
+Status clear_stale_socket(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+        return ok_status();
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        return Error{"socket_path", path + " exists and is not a socket"};
+    }
+    if (socket_is_live(path)) {
+        return Error{"socket_in_use", "another genqd is serving on " + path};
+    }
+    spdlog::debug("control: removing stale socket {}", path);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        return Error{"io_error", "cannot remove stale socket " + path + ": " +
+                                     std::strerror(errno)};
+    }
+    return ok_status();
+}
+
+Status apply_owner(const std::string& path, unsigned mode, const std::string& group) {
+    if (::chmod(path.c_str(), mode) != 0) {
+        return Error{"io_error", "chmod " + path + ": " + std::strerror(errno)};
+    }
+    if (group.empty()) return ok_status();
+    struct group* gr = ::getgrnam(group.c_str());
+    if (gr == nullptr) {
+        return Error{"socket_group", "unknown group '" + group + "' for " + path};
+    }
+    if (::chown(path.c_str(), static_cast<uid_t>(-1), gr->gr_gid) != 0) {
+        return Error{"socket_group", "chown " + path + " to group " + group + ": " +
+                                         std::strerror(errno)};
+    }
+    return ok_status();
+}
+
+Result<TcpProto::endpoint> parse_host_port(const std::string& host_port) {
+    std::string host;
+    std::string port;
+    if (!host_port.empty() && host_port.front() == '[') {
+        auto close = host_port.find("]:");
+        if (close == std::string::npos) return Error{"invalid_listen", "bad address " + host_port};
+        host = host_port.substr(1, close - 1);
+        port = host_port.substr(close + 2);
+    } else {
+        auto colon = host_port.rfind(':');
+        if (colon == std::string::npos) return Error{"invalid_listen", "missing port: " + host_port};
+        host = host_port.substr(0, colon);
+        port = host_port.substr(colon + 1);
+    }
+    error_code ec;
+    auto address = asio::ip::make_address(host, ec);
+    auto number = parse_u64(port);
+    if (ec || !number || *number > 65535) {
+        return Error{"invalid_listen", "bad address " + host_port + " (want ip:port)"};
+    }
+    return TcpProto::endpoint(address, static_cast<std::uint16_t>(*number));
+}
+
+// ---- The server ----------------------------------------------------------------------------
+
+class ServerImpl final : public ControlServer {
+public:
+    ServerImpl(asio::io_context& io, ServerOptions options, Handler handler)
+        : st_(std::make_shared<State>(io, std::move(options), std::move(handler))) {}
+    ~ServerImpl() override { stop(); }
+
+    Status listen_unix(const std::string& path, unsigned mode, const std::string& group) override;
+    Status adopt_unix(int fd) override;
+    Status listen_tcp(const std::string& host_port) override;
+    int tcp_port() const override;
+    void publish(const std::string& event, const std::string& data) override;
+    void stop() override;
+    std::size_t connections() const override { return st_->sessions.size(); }
+
+private:
+    void start_unix(std::shared_ptr<UnixProto::acceptor> acc) {
+        st_->unix_acceptors.push_back(acc);
+        asio::co_spawn(st_->io, accept_loop<UnixProto>(st_, acc), asio::detached);
+    }
+    std::shared_ptr<State> st_;
+};
+
+Status ServerImpl::listen_unix(const std::string& path, unsigned mode, const std::string& group) {
+    if (auto s = make_parent_dirs(path); !s) return s;
+    if (auto s = clear_stale_socket(path); !s) return s;
+    auto acc = std::make_shared<UnixProto::acceptor>(st_->io);
+    error_code ec;
+    acc->open(UnixProto(), ec);
+    if (!ec) acc->bind(UnixProto::endpoint(path), ec);
+    if (ec) {
+        return Error{"io_error", "cannot bind " + path + ": " + ec.message()};
+    }
+    if (auto s = apply_owner(path, mode, group); !s) {
+        ::unlink(path.c_str());
+        return s;
+    }
+    acc->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        ::unlink(path.c_str());
+        return Error{"io_error", "cannot listen on " + path + ": " + ec.message()};
+    }
+    st_->owned_paths.push_back(path);
+    start_unix(std::move(acc));
+    spdlog::debug("control: listening on {}", path);
+    return ok_status();
+}
+
+Status ServerImpl::adopt_unix(int fd) {
+    auto acc = std::make_shared<UnixProto::acceptor>(st_->io);
+    error_code ec;
+    acc->assign(UnixProto(), fd, ec);
+    if (ec) {
+        return Error{"io_error", "cannot adopt socket fd " + std::to_string(fd) + ": " +
+                                     ec.message()};
+    }
+    start_unix(std::move(acc));
+    return ok_status();
+}
+
+Status ServerImpl::listen_tcp(const std::string& host_port) {
+    auto endpoint = parse_host_port(host_port);
+    if (!endpoint) return endpoint.error();
+    auto acc = std::make_shared<TcpProto::acceptor>(st_->io);
+    error_code ec;
+    acc->open(endpoint->protocol(), ec);
+    if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acc->bind(*endpoint, ec);
+    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        return Error{"io_error", "cannot listen on " + host_port + ": " + ec.message()};
+    }
+    st_->tcp_acceptors.push_back(acc);
+    asio::co_spawn(st_->io, accept_loop<TcpProto>(st_, acc), asio::detached);
+    spdlog::debug("control: listening on tcp {}", host_port);
+    return ok_status();
+}
+
+int ServerImpl::tcp_port() const {
+    if (st_->tcp_acceptors.empty()) return -1;
+    error_code ec;
+    auto ep = st_->tcp_acceptors.front()->local_endpoint(ec);
+    return ec ? -1 : ep.port();
+}
+
+void ServerImpl::publish(const std::string& event, const std::string& data) {
+    std::string frame = sse_frame(event, data);
+    for (const auto& s : st_->sessions) {
+        if (!s->subscriber || s->closed) continue;
+        if (s->events.size() >= st_->opt.sse_queue_limit) {
+            spdlog::warn("control: dropping a slow event subscriber ({} events queued)",
+                         s->events.size());
+            s->close();
+            continue;
+        }
+        s->events.push_back(frame);
+        s->wake.cancel();
+    }
+}
+
+void ServerImpl::stop() {
+    if (st_->stopped) return;
+    st_->stopped = true;
+    error_code ec;
+    for (auto& a : st_->unix_acceptors) a->close(ec);
+    for (auto& a : st_->tcp_acceptors) a->close(ec);
+    for (const auto& s : st_->sessions) s->close();
+    for (const auto& p : st_->owned_paths) ::unlink(p.c_str());
+    st_->owned_paths.clear();
+}
+
+}  // namespace
+
+std::string ServerRequest::query_param(std::string_view name) const {
+    std::string_view rest = query;
+    while (!rest.empty()) {
+        auto amp = rest.find('&');
+        auto pair = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+        auto eq = pair.find('=');
+        if (percent_decode(pair.substr(0, eq), true) == name) {
+            return eq == std::string_view::npos ? std::string{}
+                                                : percent_decode(pair.substr(eq + 1), true);
+        }
+    }
+    return {};
+}
+
+std::unique_ptr<ControlServer> ControlServer::create(boost::asio::io_context& io,
+                                                     ServerOptions options, Handler handler) {
+    return std::make_unique<ServerImpl>(io, std::move(options), std::move(handler));
+}
+
+}  // namespace genq::net
