@@ -261,7 +261,7 @@ struct Engine::Impl {
                 job.remote_id = c.remote_id;
                 if (transition(job, JobState::running, "accepted, generation " + c.remote_id)) {
                     active[job.id] = job;
-                    polls.schedule(job.key_name, job.id, planner.first_poll(now()));
+                    schedule_poll(job, planner.first_poll(now()));
                 }
                 return;
             case Outcome::result:
@@ -350,7 +350,13 @@ struct Engine::Impl {
         job.updated_at = now_ms();
         jobs.save_progress(job, false);
         active[job.id] = job;
+        schedule_poll(job, at);
+    }
+
+    // The dispatcher may be asleep until later than `at`: wake it to re-plan.
+    void schedule_poll(const Job& job, TimePoint at) {
         polls.schedule(job.key_name, job.id, at);
+        notify();
     }
 
     void on_poll_answer(Job& job, const provider::Operation& op,

@@ -391,7 +391,7 @@ asio::awaitable<void> run_event_stream(State& st, Session<Proto>& s, const Serve
     }
 }
 
-// What to do when reading a request failed; true when an answer was sent.
+// Answers a request that could not be read (413, 431, 400) or just lets the connection go.
 template <class Proto>
 asio::awaitable<void> answer_read_error(State& st, Session<Proto>& s, const error_code& ec) {
     ServerResponse res;
@@ -413,9 +413,9 @@ asio::awaitable<void> answer_read_error(State& st, Session<Proto>& s, const erro
 }
 
 template <class Proto>
-bool authorized(const State& st, const ServerRequest& req) {
-    if (!req.via_tcp || st.opt.tcp_token.empty()) return true;
-    return constant_time_equal(req.header("authorization"), "Bearer " + st.opt.tcp_token);
+bool authorized(const State& st, const Request& msg) {
+    if (!std::is_same_v<Proto, TcpProto> || st.opt.tcp_token.empty()) return true;
+    return constant_time_equal(msg[http::field::authorization], "Bearer " + st.opt.tcp_token);
 }
 
 // Waits for the next request on a kept-alive connection under the idle deadline.
@@ -440,6 +440,14 @@ asio::awaitable<bool> serve_one(State& st, Session<Proto>& s, beast::flat_buffer
         co_return false;
     }
     const unsigned version = parser.get().version();
+    if (!authorized<Proto>(st, parser.get())) {
+        // Checked before the body: a stranger does not get to upload 32 MiB first.
+        auto res = json_error(401, "missing or wrong bearer token", "unauthorized");
+        res.headers.emplace_back("www-authenticate", "Bearer");
+        bool sent = co_await write_plain(st, s, res, version, false);
+        if (sent) co_await linger_close(s);
+        co_return false;
+    }
     if (!parser.is_done() && lower(parser.get()[http::field::expect]) == "100-continue") {
         // curl waits a second for this before sending a large body.
         std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -453,14 +461,13 @@ asio::awaitable<bool> serve_one(State& st, Session<Proto>& s, beast::flat_buffer
         co_return false;
     }
     ServerRequest req = make_request(parser.get(), s);
-    bool keep_alive = parser.get().keep_alive() && !st.stopped;
-    ServerResponse res;
-    if (!authorized<Proto>(st, req)) {
-        res = json_error(401, "missing or wrong bearer token", "unauthorized");
-        res.headers.emplace_back("www-authenticate", "Bearer");
-    } else {
-        res = call_handler(st, req);
+    if (req.path.find('\0') != std::string::npos) {  // "%00" would cut file names short
+        auto res = json_error(400, "malformed request path", "bad_request");
+        co_await write_plain(st, s, res, version, false);
+        co_return false;
     }
+    bool keep_alive = parser.get().keep_alive() && !st.stopped;
+    ServerResponse res = call_handler(st, req);
     if (res.event_stream) {
         co_await run_event_stream(st, s, res, version);
         co_return false;

@@ -74,7 +74,8 @@ public:
     virtual int tcp_port() const = 0;
 
     // Sends an SSE event to every event_stream connection ("event: <name>\ndata: <data>\n\n").
-    // Slow subscribers are dropped (bounded queue), never block the loop.
+    // Slow subscribers are dropped (bounded queue), never block the loop. Like every member,
+    // call it on the io_context's thread.
     virtual void publish(const std::string& event, const std::string& data) = 0;
 
     // Stops accepting and closes all connections.

@@ -267,6 +267,11 @@ asio::awaitable<Result<ConnPtr>> ClientImpl::connect(std::uint64_t epoch) {
     if (!target_.is_ip && !SSL_set_tlsext_host_name(ssl, target_.host.c_str())) {
         co_return Error{"tls_failed", "cannot set SNI for " + target_.host};
     }
+    // SSL_set1_host makes OpenSSL check the name (or IP) itself, so a mismatch is reported as
+    // such; host_name_verification repeats the check on the leaf as Asio's documented way.
+    if (!SSL_set1_host(ssl, target_.host.c_str())) {
+        co_return Error{"tls_failed", "cannot set the expected host name " + target_.host};
+    }
     conn->stream.set_verify_callback(ssl::host_name_verification(target_.host));
     tcp_layer.expires_after(timeout());
     auto [hec] = co_await conn->stream.async_handshake(ssl::stream_base::client, kNoThrow);
@@ -360,6 +365,13 @@ asio::awaitable<Outcome> ClientImpl::read_body_to_memory(
     Outcome out;
     out.response_started = true;
     HttpResponse response = header_of(header);
+    // The header was parsed under the empty_body parser's limit, so the new limit only sees
+    // chunked or read-to-EOF bodies; a declared length is checked here.
+    auto declared = header.content_length();
+    if (declared && *declared > options_.max_memory_body) {
+        out.error = map_error(http::error::body_limit, epoch, "read body");
+        co_return out;
+    }
     http::response_parser<http::string_body> parser(std::move(header));
     parser.body_limit(options_.max_memory_body);
     beast::get_lowest_layer(conn.stream).expires_after(timeout());
@@ -429,7 +441,7 @@ asio::awaitable<Result<HttpResponse>> ClientImpl::send(HttpRequest request, std:
             conn = std::move(fresh.value());
         }
         if (before_send && !before_send()) {
-            put_idle(std::move(conn));
+            if (epoch == epoch_) put_idle(std::move(conn));  // nothing was sent on it
             co_return Error{"rate_limited_local", "the local rate limiter refused the request"};
         }
         ++stats_.requests;

@@ -4,6 +4,7 @@ Needs GENQ_BIN_DIR (the build directory). Prints "N passed, M failed"."""
 
 import base64
 import concurrent.futures
+import glob
 import hashlib
 import os
 import re
@@ -399,6 +400,11 @@ def main():
         if code != 0:
             failed += 1
             print("FAIL clean exit on SIGTERM: exit code", code)
+        for out in sorted(glob.glob(os.path.join(WORK, "*", "fakeapi.out"))):
+            text = open(out, errors="replace").read()
+            if "Sanitizer" in text or "runtime error" in text:
+                failed += 1
+                print("FAIL sanitizer report in", out, "\n" + text)
     finally:
         API.stop()
         if failed == 0:

@@ -93,7 +93,7 @@ struct ServerFixture {
         fs::remove_all(dir);
     }
     template <class F>
-    auto on_io(F f) {
+    auto on_io(F f) -> decltype(f()) {
         std::packaged_task<decltype(f())()> task(std::move(f));
         auto fut = task.get_future();
         boost::asio::post(io, [&task] { task(); });
@@ -238,6 +238,30 @@ TEST_CASE("malformed request gets 400 and the connection is closed") {
     auto raw = raw_exchange(connect_unix(f.sock), "NOT HTTP AT ALL\r\n\r\n");
     CHECK(raw.starts_with("HTTP/1.1 400"));
     CHECK(raw.find("bad_request") != std::string::npos);
+    auto nul = raw_exchange(connect_unix(f.sock), "GET /a%00b HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(nul.starts_with("HTTP/1.1 400"));
+}
+
+TEST_CASE("an adopted listening socket (socket activation) is served") {
+    std::string dir = make_temp_dir();
+    std::string path = dir + "/activated.sock";
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd, 16) == 0);
+    boost::asio::io_context io;
+    auto server = ControlServer::create(io, {}, test_handler(dir));
+    REQUIRE(server->adopt_unix(fd).ok());
+    std::thread t([&] { io.run(); });
+    UnixHttpClient client(path, 5);
+    auto r = client.request(get("/whoami"));
+    boost::asio::post(io, [&] { server->stop(); });
+    t.join();
+    REQUIRE(r.ok());
+    CHECK(r->status == 200);
+    fs::remove_all(dir);
 }
 
 TEST_CASE("a request header that does not arrive in time closes the connection") {
