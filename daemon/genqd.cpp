@@ -10,8 +10,11 @@
 namespace {
 
 // Exit 2 with every problem listed: file, key and reason for each.
+// Under journald (JOURNAL_STREAM) each line carries the error priority prefix "<3>".
 int report_problems(const std::vector<genq::ConfigProblem>& problems) {
-    for (const auto& p : problems) std::fprintf(stderr, "genqd: %s\n", p.to_string().c_str());
+    const char* prio = genq::under_journald() ? "<3>" : "";
+    for (const auto& p : problems)
+        std::fprintf(stderr, "%sgenqd: %s\n", prio, p.to_string().c_str());
     return 2;
 }
 
@@ -20,7 +23,8 @@ int check_secrets(const genq::Config& config, const genq::Environment& env) {
     for (const auto& key : config.keys) {
         auto secret = genq::load_key_secret(key, env);
         if (!secret) {
-            std::fprintf(stderr, "genqd: %s\n", secret.error().message.c_str());
+            std::fprintf(stderr, "%sgenqd: %s\n", genq::under_journald() ? "<3>" : "",
+                         secret.error().message.c_str());
             ++bad;
         }
     }

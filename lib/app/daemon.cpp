@@ -1,6 +1,7 @@
 #include "app/daemon.hpp"
 
 #include <sys/file.h>
+#include <time.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include "store/job_store.hpp"
 #include "store/migrations.hpp"
 #include "store/spool.hpp"
+#include "watch/watcher.hpp"
 
 namespace genq::app {
 
@@ -134,7 +136,18 @@ private:
             publish_transition(job, from, detail);
         });
         engine_->start();
+        start_watches();
         return ok_status();
+    }
+
+    // Watched folders share the loop; a folder that cannot be used is logged, never fatal.
+    void start_watches() {
+        watcher_ = std::make_unique<watch::Watcher>(io_, *db_, *jobs_, *intake_);
+        engine_->add_listener(
+            [this](const store::Job& job, store::JobState from, const std::string&) {
+                watcher_->on_transition(job, from);
+            });
+        watcher_->configure(config_.watches);
     }
 
     Status start_servers() {
@@ -170,13 +183,18 @@ private:
         auto load = load_config(where_, env_);
         if (!load.problems.empty()) {
             std::string msg = "configuration not reloaded:";
-            for (const auto& p : load.problems) msg += "\n  " + p.to_string();
-            spdlog::error("{}", msg);
+            for (const auto& p : load.problems) {
+                msg += "\n  " + p.to_string();
+                // One log line per problem: journald reads a priority prefix per line.
+                spdlog::error("configuration not reloaded, keeping the running one: {}",
+                              p.to_string());
+            }
             return Error{"invalid_config", msg};
         }
         auto settings = engine_settings(load.config, env_);
         if (!settings) {
-            spdlog::error("configuration not reloaded: {}", settings.error().message);
+            spdlog::error("configuration not reloaded, keeping the running one: {}",
+                          settings.error().message);
             return Error{"invalid_config", settings.error().message};
         }
         set_log_level(load.config.log_level);
@@ -184,6 +202,7 @@ private:
         load.config.state_dir = config_.state_dir;  // moving the database needs a restart
         config_ = std::move(load.config);
         api_->set_output_dir(config_.output_dir);
+        watcher_->configure(config_.watches);
         spdlog::info("configuration reloaded from {}", where_.path);
         return ok_status();
     }
@@ -192,7 +211,12 @@ private:
         signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
             if (ec) return;
             if (sig == SIGHUP) {
-                ::sd_notify(0, "RELOADING=1");
+                // MONOTONIC_USEC: systemd >= 253 (Type=notify-reload) wants it with RELOADING=1.
+                struct timespec ts {};
+                ::clock_gettime(CLOCK_MONOTONIC, &ts);
+                ::sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+                             static_cast<unsigned long long>(ts.tv_sec) * 1000000ULL +
+                                 static_cast<unsigned long long>(ts.tv_nsec) / 1000ULL);
                 (void)reload();
                 ::sd_notify(0, "READY=1");
                 wait_signals();
@@ -207,6 +231,7 @@ private:
     void stop() {
         engine_->stop();
         server_->stop();
+        watcher_->stop();
         signals_.cancel();
         watchdog_.cancel();
         status_timer_.cancel();
@@ -260,6 +285,7 @@ private:
     std::unique_ptr<Intake> intake_;
     std::unique_ptr<api::ControlApi> api_;
     std::unique_ptr<net::ControlServer> server_;
+    std::unique_ptr<watch::Watcher> watcher_;  // last: it uses the intake, store and loop
 };
 
 }  // namespace

@@ -561,8 +561,10 @@ struct Engine::Impl {
             }
             job.output.clear();
             ::unlink(outputs.part_path(job.id).c_str());
-            // The last poll may have been sent just before the crash: wait a whole interval.
-            polls.schedule(job.key_name, job.id, planner.next_poll(t));
+            // A poll may have been under way at the crash, its answer still to come: wait a
+            // whole interval plus the margin that covers a request's time in flight.
+            polls.schedule(job.key_name, job.id,
+                           planner.next_poll(t) + settings.limits.safety_margin);
         }
     }
 

@@ -49,14 +49,41 @@ Result<nlohmann::json> Intake::check(const SubmitRequest& req) {
 }
 
 Result<store::Job> Intake::submit(const SubmitRequest& req) {
+    auto job = prepare(req, true);
+    if (!job) return job;
+    jobs_.insert(*job, "accepted from " + req.source);
+    if (on_created_) on_created_(*job);
+    return job;
+}
+
+std::vector<Result<store::Job>> Intake::submit_many(const std::vector<SubmitRequest>& reqs) {
+    std::vector<Result<store::Job>> out;
+    std::vector<store::Job> accepted;
+    for (const auto& req : reqs) {
+        out.push_back(prepare(req, false));
+        if (out.back()) accepted.push_back(*out.back());
+    }
+    if (accepted.empty()) return out;
+    if (auto st = spool_.sync(); !st) {
+        for (auto& r : out)
+            if (r) r = st.error();
+        return out;
+    }
+    jobs_.insert_many(accepted, "accepted from " + reqs.front().source);
+    if (on_created_)
+        for (const auto& job : accepted) on_created_(job);
+    return out;
+}
+
+Result<store::Job> Intake::prepare(const SubmitRequest& req, bool durable) {
     auto params = check(req);
     if (!params) return params.error();
     auto info = provider::read_image_info(req.image);  // validated above, so present
-    auto sha = spool_.put(req.image);
+    auto sha = spool_.put(req.image, durable);
     if (!sha) return sha.error();
     store::Job job;
     if (!req.mask.empty()) {
-        auto mask_sha = spool_.put(req.mask);
+        auto mask_sha = spool_.put(req.mask, durable);
         if (!mask_sha) return mask_sha.error();
         job.mask_sha256 = *mask_sha;
     }
@@ -74,8 +101,6 @@ Result<store::Job> Intake::submit(const SubmitRequest& req) {
     job.created_at = job.updated_at = t;
     job.source = req.source;
     job.uid = req.uid;
-    jobs_.insert(job, "accepted from " + req.source);
-    if (on_created_) on_created_(job);
     return job;
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -41,10 +42,16 @@ public:
 
     // Error codes: invalid_kind, invalid_param, invalid_image, invalid_key, io_error.
     Result<store::Job> submit(const SubmitRequest& req);
+    // The same for a burst (watched folders): every input spooled, one file-system sync, one
+    // commit for all the accepted jobs. One result per request, in order.
+    std::vector<Result<store::Job>> submit_many(const std::vector<SubmitRequest>& reqs);
     // Validation only (no spool, no row): the normalised params.
     Result<nlohmann::json> check(const SubmitRequest& req);
 
 private:
+    // Validates, spools (durably or not) and fills the job row; nothing committed.
+    Result<store::Job> prepare(const SubmitRequest& req, bool durable);
+
     store::JobStore& jobs_;
     store::Spool& spool_;
     KeyExists key_exists_;

@@ -99,6 +99,17 @@ void JobStore::add_event(std::string_view id, std::optional<JobState> from, JobS
 
 void JobStore::insert(const Job& j, std::string_view detail) {
     Transaction tx(db_);
+    insert_row(j, detail);
+    tx.commit();
+}
+
+void JobStore::insert_many(const std::vector<Job>& jobs, std::string_view detail) {
+    Transaction tx(db_);
+    for (const auto& j : jobs) insert_row(j, detail);
+    tx.commit();
+}
+
+void JobStore::insert_row(const Job& j, std::string_view detail) {
     auto st = db_.prepare("INSERT INTO jobs (" + std::string(kColumns) +
                           ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     st->bind(1, j.id).bind(2, j.kind).bind(3, sched::to_string(j.state)).bind(4, j.priority);
@@ -114,7 +125,6 @@ void JobStore::insert(const Job& j, std::string_view detail) {
     st->bind(27, j.source).bind_opt(28, j.uid).bind(29, j.cost);
     st->run();
     add_event(j.id, std::nullopt, j.state, detail, j.created_at);
-    tx.commit();
 }
 
 bool JobStore::transition(Job& job, JobState to, std::string_view detail) {

@@ -36,6 +36,8 @@ public:
 
     // Inserts a new job with its "created" event, in one durable transaction.
     void insert(const Job& job, std::string_view detail);
+    // The same for many jobs in one durable transaction (one disk sync for a burst).
+    void insert_many(const std::vector<Job>& jobs, std::string_view detail);
 
     // Writes every mutable field of `job` and moves it to `to`, with an event. Only succeeds if
     // the stored state is still `job.state` (a concurrent cancel wins): returns false otherwise.
@@ -70,6 +72,7 @@ public:
 
 private:
     Job read_row(const class Statement& st) const;
+    void insert_row(const Job& job, std::string_view detail);
     void add_event(std::string_view id, std::optional<JobState> from, JobState to,
                    std::string_view detail, std::int64_t at);
     Database& db_;

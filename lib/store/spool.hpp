@@ -12,8 +12,11 @@ class Spool {
 public:
     explicit Spool(std::string dir) : dir_(std::move(dir)) {}
     Status init();  // creates the directory
-    // Stores the bytes (once per content) and returns their sha256.
-    Result<std::string> put(std::string_view bytes);
+    // Stores the bytes (once per content) and returns their sha256. `durable` = false skips the
+    // fsyncs: the caller batches many puts and calls sync() once before committing their jobs.
+    Result<std::string> put(std::string_view bytes, bool durable = true);
+    // Makes every earlier put durable: one syncfs() of the spool's file system.
+    Status sync();
     Result<std::string> read(const std::string& sha256) const;
     std::string path(const std::string& sha256) const { return dir_ + "/" + sha256; }
 

@@ -260,7 +260,8 @@ Response Provider::finish(const Call& call, Response res) const {
 }
 
 Response Provider::error(int status, std::string_view name, std::vector<std::string> errors) {
-    return json_response(status, json{{"id", hex_id(rng_, 32)}, {"name", name}, {"errors", errors}});
+    const json body{{"id", hex_id(rng_, 32)}, {"name", name}, {"errors", std::move(errors)}};
+    return json_response(status, body);
 }
 
 Response Provider::protocol_error(int status, std::string_view name, std::string_view why,

@@ -148,8 +148,8 @@ awaitable<Next> serve_one(Stream& stream, beast::flat_buffer& buffer, Provider& 
     parser.body_limit(kMaxBody);
     const beast::error_code ec = co_await read_request(stream, buffer, parser);
     if (ec == http::error::body_limit) {
-        Response res = provider.protocol_error(413, "payload_too_large",
-                                               "body: the request body exceeds 10 MiB", epoch_now());
+        Response res = provider.protocol_error(
+            413, "payload_too_large", "body: the request body exceeds 10 MiB", epoch_now());
         co_await deliver(stream, res, provider, false);
         co_return Next::abort;  // the rest of the body is still in flight
     }

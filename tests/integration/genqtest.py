@@ -69,7 +69,7 @@ class Genqd:
         self.env.pop("GENQ_SOCKET", None)
         self.env.pop("GENQ_CONFIG", None)
         self.env.update(env or {})
-        lim = {"requests_per_window": 10, "window": 1, "safety_margin": 0.1,
+        lim = {"requests_per_window": 10, "window": 1, "safety_margin": 0.25,
                "poll_interval": 0.5, "lockout": 2}
         lim.update(limits or {})
         ret = {"max_attempts": 4, "base_delay": 0.05, "max_delay": 0.5}

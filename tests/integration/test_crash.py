@@ -1,0 +1,90 @@
+"""Crash safety (SPEC §5): genqd SIGKILLed at random moments and restarted. Every accepted job
+ends exactly once with the right output, and the provider's limits hold across the restarts."""
+
+import os
+import random
+import time
+
+from genqtest import FakeApi, Genqd, BIN_DIR, assert_outputs_match, run_tests, write_images
+from fakeapi import window_violations
+
+
+def test_sigkill_loop(tmp):
+    rng = random.Random(int(os.environ.get("GENQ_CRASH_SEED", "1")))
+    with FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0", "test-key-1"], gen_time=0.8,
+                 gen_jitter=0.25, video_bytes=200000, limit=10, window=1, lockout=2,
+                 poll_interval=0.4) as api:
+        d = Genqd(tmp / "d", api, keys={"main": 1, "second": 1}, limits={"poll_interval": 0.4})
+        ids = d.submit(write_images(tmp / "in", 40))
+        kills = 0
+        for _ in range(8):
+            time.sleep(rng.uniform(0.1, 0.9))
+            d.kill()
+            kills += 1
+            d.start()
+        jobs = d.wait_all(ids, timeout=180)
+        requeued = sum(1 for i in ids for e in d.get_json("/v1/jobs/%s/events" % i)["events"]
+                       if "restart" in e["detail"])
+        d.stop()
+        assert all(j["state"] == "succeeded" for j in jobs), [(j["id"], j["error"]) for j in jobs
+                                                              if j["state"] != "succeeded"]
+        assert_outputs_match(api, jobs)
+        # Nothing done twice: one result (and one metadata file) per job, no partial files.
+        files = sorted(p.name for p in d.output.iterdir())
+        assert len([f for f in files if f.endswith(".mp4")]) == len(ids), files
+        assert not [f for f in files if f.startswith(".")], files
+        stats = api.stats()
+        assert stats["submits_accepted"] <= len(ids) + kills, stats
+        assert stats["rate_limited_real"] == 0, stats
+        assert stats["early_polls"] == 0, stats
+        assert window_violations(api.log_entries(), 10, 1.0) == {}
+        print("kills=%d requeued_after_restart=%d submits_accepted=%d" %
+              (kills, requeued, stats["submits_accepted"]))
+
+
+def test_limiter_memory_survives_restart(tmp):
+    # A crash-looping daemon must not send a fresh burst: with 10 requests per 3 s, a restart
+    # right after a burst waits for the window instead of sending 10 more.
+    with FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0"], gen_time=30, limit=10, window=3,
+                 lockout=5, poll_interval=1) as api:
+        d = Genqd(tmp / "d", api, limits={"requests_per_window": 10, "window": 3,
+                                          "safety_margin": 0.2, "poll_interval": 1})
+        d.submit(write_images(tmp / "in", 30))
+        time.sleep(0.5)
+        assert api.stats()["submits"] == 10
+        for _ in range(3):
+            d.kill()
+            d.start()
+            time.sleep(0.3)
+        time.sleep(4)
+        d.stop()
+        stats = api.stats()
+        assert stats["rate_limited_real"] == 0, stats
+        assert window_violations(api.log_entries(), 10, 3.0) == {}
+        assert stats["submits"] >= 20, stats  # and it did go on after the window
+
+
+def test_running_jobs_resume_with_their_key(tmp):
+    with FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0", "test-key-1"], gen_time=2,
+                 limit=10, window=1, lockout=2, poll_interval=0.5) as api:
+        d = Genqd(tmp / "d", api, keys={"main": 1, "second": 1})
+        ids = d.submit(write_images(tmp / "in", 6))
+        deadline = time.monotonic() + 10
+        while any(d.job(i)["state"] != "running" for i in ids):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        before = {i: (d.job(i)["key"], d.job(i)["remote_id"]) for i in ids}
+        d.kill()
+        d.start()
+        jobs = d.wait_all(ids)
+        d.stop()
+        assert all(j["state"] == "succeeded" for j in jobs)
+        # Same key and same generation: polling resumed, nothing was submitted again.
+        assert {j["id"]: (j["key"], j["remote_id"]) for j in jobs} == before
+        assert api.stats()["submits"] == 6
+        assert api.stats()["early_polls"] == 0
+
+
+if __name__ == "__main__":
+    run_tests([test_sigkill_loop, test_limiter_memory_survives_restart,
+               test_running_jobs_resume_with_their_key])
