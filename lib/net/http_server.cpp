@@ -64,7 +64,8 @@ std::string percent_decode(std::string_view in, bool plus_is_space) {
     out.reserve(in.size());
     for (std::size_t i = 0; i < in.size(); ++i) {
         char c = in[i];
-        if (c == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
+        if (c == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 &&
+            hex_value(in[i + 2]) >= 0) {
             out += static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
             i += 2;
         } else if (c == '+' && plus_is_space) {
@@ -619,7 +620,9 @@ Result<TcpProto::endpoint> parse_host_port(const std::string& host_port) {
         port = host_port.substr(close + 2);
     } else {
         auto colon = host_port.rfind(':');
-        if (colon == std::string::npos) return Error{"invalid_listen", "missing port: " + host_port};
+        if (colon == std::string::npos) {
+            return Error{"invalid_listen", "missing port: " + host_port};
+        }
         host = host_port.substr(0, colon);
         port = host_port.substr(colon + 1);
     }

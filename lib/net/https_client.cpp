@@ -175,7 +175,8 @@ private:
     ClientStats stats_;
 };
 
-Error ClientImpl::map_error(const error_code& ec, std::uint64_t epoch, std::string_view phase) const {
+Error ClientImpl::map_error(const error_code& ec, std::uint64_t epoch,
+                            std::string_view phase) const {
     std::string where = std::string(phase) + " " + target_.host_header + ": ";
     // After cancel_all the socket is closed under the operation; whatever it reports is ours.
     if (epoch != epoch_ || ec == asio::error::operation_aborted) {

@@ -181,9 +181,8 @@ def test_duplicates_dropped_twice(tmp):
         first = wait_final(d, "dup.png")
         assert first["state"] == "succeeded"
         wait_for(lambda: images_in(inbox / "done") == ["dup.png"], 10, "done/dup.png")
-        for k in (1, 2):
+        for moved in ("dup.png", "dup-1.png"):  # the second one must not overwrite the first
             (inbox / "dup.png").write_bytes(data)
-            moved = "dup-%d.png" % k
             wait_for(lambda: (inbox / "failed" / moved).exists(), 10, "failed/" + moved)
             note = (inbox / "failed" / (moved + ".error.txt")).read_text()
             assert "already turned into job %s" % first["id"] in note, note
