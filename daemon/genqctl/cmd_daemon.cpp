@@ -63,8 +63,10 @@ void add_daemon_actions(CLI::App& app, Ctl& ctl, Runner& run) {
         run = [&ctl] {
             auto r = ctl.call("POST", "/v1/reload");
             if (r.status >= 400) throw ExitError{kFailed, Ctl::error_of(r)};
-            if (!ctl.json) std::printf("configuration reloaded\n");
-            else std::printf("%s\n", r.body.c_str());
+            if (!ctl.json)
+                std::printf("configuration reloaded\n");
+            else
+                std::printf("%s\n", r.body.c_str());
             return kOk;
         };
     });

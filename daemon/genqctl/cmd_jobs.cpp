@@ -62,9 +62,10 @@ int run_events(Ctl& ctl, const std::string& id) {
 void add_job_actions(CLI::App& app, Ctl& ctl, Runner& run) {
     for (const char* action : {"cancel", "retry"}) {
         auto ids = std::make_shared<std::vector<std::string>>();
-        auto* cmd = app.add_subcommand(action, std::string(action) == "cancel"
-                                                   ? "cancel jobs (a running generation is abandoned)"
-                                                   : "requeue failed or canceled jobs");
+        auto* cmd =
+            app.add_subcommand(action, std::string(action) == "cancel"
+                                           ? "cancel jobs (a running generation is abandoned)"
+                                           : "requeue failed or canceled jobs");
         cmd->add_option("ids", *ids, "job ids")->required();
         std::string name = action;
         cmd->callback([&ctl, &run, ids, name] {

@@ -42,8 +42,9 @@ int run_list(Ctl& ctl, const ListOptions& o) {
         rows.push_back({cell(job["id"]), cell(job["kind"]), cell(job["state"]), cell(job["key"]),
                         cell(job["attempts"]), cell(job["polls"]),
                         cell(job["created_at"]).substr(0, 19), outcome(job)});
-    print_table({"ID", "KIND", "STATE", "KEY", "TRIES", "POLLS", "CREATED", "INPUT / OUTPUT / ERROR"},
-                rows);
+    print_table(
+        {"ID", "KIND", "STATE", "KEY", "TRIES", "POLLS", "CREATED", "INPUT / OUTPUT / ERROR"},
+        rows);
     return kOk;
 }
 

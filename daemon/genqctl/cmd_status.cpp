@@ -66,7 +66,8 @@ void add_status(CLI::App& app, Ctl& ctl, Runner& run) {
     cmd->add_option("id", *id, "job id");
     cmd->callback([&ctl, &run, id] {
         run = [&ctl, id] {
-            auto j = ctl.call_json("GET", id->empty() ? "/v1/status" : "/v1/jobs/" + url_encode(*id));
+            auto j =
+                ctl.call_json("GET", id->empty() ? "/v1/status" : "/v1/jobs/" + url_encode(*id));
             if (ctl.json)
                 std::printf("%s\n", j.dump(2).c_str());
             else if (id->empty())

@@ -54,13 +54,24 @@ void add_optional(genq::provider::MultipartBuilder& mp, const char* name,
     if (v) mp.add_field(name, *v);
 }
 
-// Returns the job id, or an error message.
-genq::Result<std::string> submit_one(Ctl& ctl, const SubmitOptions& o, const std::string& path,
-                                     const std::string& mask) {
-    auto bytes = genq::read_file(path, kMaxImage);
-    if (!bytes) return bytes.error();
-    genq::provider::MultipartBuilder mp;
-    mp.add_file("image", base_name(path), "application/octet-stream", *bytes);
+// Files per request and bytes per request: one request (and one commit in genqd) carries many
+// jobs, and stays well below genqd's 32 MiB body limit.
+constexpr std::size_t kBatchFiles = 256;
+constexpr std::size_t kBatchBytes = 24 * 1024 * 1024;
+
+struct Input {
+    std::string path;
+    std::string bytes;
+};
+
+struct Outcome {
+    std::string path;
+    std::string id;     // set when accepted
+    std::string error;  // set when refused
+};
+
+void add_shared_fields(genq::provider::MultipartBuilder& mp, const SubmitOptions& o,
+                       const std::string& mask) {
     if (!mask.empty()) mp.add_file("mask", "mask", "application/octet-stream", mask);
     if (!o.kind.empty()) mp.add_field("kind", o.kind);
     if (o.priority) mp.add_field("priority", std::to_string(*o.priority));
@@ -75,12 +86,60 @@ genq::Result<std::string> submit_one(Ctl& ctl, const SubmitOptions& o, const std
     add_optional(mp, "output_format", o.output_format);
     add_optional(mp, "creativity", o.creativity);
     add_optional(mp, "grow_mask", o.grow_mask);
+}
+
+// One POST /v1/jobs/batch for `inputs`; one outcome per input, in order.
+std::vector<Outcome> submit_batch(Ctl& ctl, const SubmitOptions& o,
+                                  const std::vector<Input>& inputs, const std::string& mask) {
+    genq::provider::MultipartBuilder mp;
+    for (const auto& in : inputs)
+        mp.add_file("image", base_name(in.path), "application/octet-stream", in.bytes);
+    add_shared_fields(mp, o, mask);
     std::string ct = mp.content_type();
-    auto r = ctl.call("POST", "/v1/jobs", mp.finish(), ct);
-    if (r.status != 201) return genq::Error{"refused", Ctl::error_of(r)};
+    auto r = ctl.call("POST", "/v1/jobs/batch", mp.finish(), ct);
     auto j = nlohmann::json::parse(r.body, nullptr, false);
-    if (!j.is_object() || !j.contains("id")) return genq::Error{"refused", "malformed answer"};
-    return j["id"].get<std::string>();
+    std::vector<Outcome> out;
+    bool well_formed = r.status == 200 && j.is_object() && j["results"].is_array() &&
+                       j["results"].size() == inputs.size();
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        Outcome oc{inputs[i].path, "", ""};
+        if (!well_formed) {
+            oc.error = r.status == 200 ? "malformed answer" : Ctl::error_of(r);
+        } else if (const auto& res = j["results"][i]; res.contains("job")) {
+            oc.id = res["job"].value("id", "");
+        } else {
+            oc.error = res.value("error", "refused");
+        }
+        out.push_back(std::move(oc));
+    }
+    return out;
+}
+
+// Reads the files and sends them in batches; unreadable files are refused here.
+std::vector<Outcome> submit_all(Ctl& ctl, const SubmitOptions& o, const std::string& mask) {
+    std::vector<Outcome> out;
+    std::vector<Input> batch;
+    std::size_t bytes = 0;
+    auto send = [&] {
+        if (batch.empty()) return;
+        for (auto& oc : submit_batch(ctl, o, batch, mask)) out.push_back(std::move(oc));
+        batch.clear();
+        bytes = 0;
+    };
+    for (const auto& path : expand(o.images)) {
+        auto data = genq::read_file(path, kMaxImage);
+        if (!data) {
+            send();  // keeps the outcomes in the order of the arguments
+            out.push_back({path, "", data.error().message});
+            continue;
+        }
+        if (!batch.empty() && (batch.size() >= kBatchFiles || bytes + data->size() > kBatchBytes))
+            send();
+        bytes += data->size();
+        batch.push_back({path, std::move(*data)});
+    }
+    send();
+    return out;
 }
 
 int run_submit(Ctl& ctl, const SubmitOptions& o) {
@@ -93,17 +152,16 @@ int run_submit(Ctl& ctl, const SubmitOptions& o) {
     std::vector<std::string> ids;
     nlohmann::json out = nlohmann::json::array();
     int refused = 0;
-    for (const auto& path : expand(o.images)) {
-        auto id = submit_one(ctl, o, path, mask);
-        if (!id) {
-            std::fprintf(stderr, "genqctl: %s: %s\n", path.c_str(), id.error().message.c_str());
-            out.push_back({{"file", path}, {"error", id.error().message}});
+    for (const auto& oc : submit_all(ctl, o, mask)) {
+        if (!oc.error.empty()) {
+            std::fprintf(stderr, "genqctl: %s: %s\n", oc.path.c_str(), oc.error.c_str());
+            out.push_back({{"file", oc.path}, {"error", oc.error}});
             ++refused;
             continue;
         }
-        ids.push_back(*id);
-        out.push_back({{"file", path}, {"id", *id}});
-        if (!ctl.json) std::printf("%s\n", id->c_str());
+        ids.push_back(oc.id);
+        out.push_back({{"file", oc.path}, {"id", oc.id}});
+        if (!ctl.json) std::printf("%s\n", oc.id.c_str());
     }
     if (ctl.json) std::printf("%s\n", out.dump(2).c_str());
     std::fflush(stdout);

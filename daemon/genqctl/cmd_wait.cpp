@@ -1,6 +1,11 @@
 // genqctl wait ID...: follows jobs through /v1/events until each is final. On a terminal one
 // line per job is redrawn in place; otherwise each change is printed as a plain line.
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <map>
 
@@ -11,7 +16,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool is_final(const std::string& s) { return s == "succeeded" || s == "failed" || s == "canceled"; }
+bool is_final(const std::string& s) {
+    return s == "succeeded" || s == "failed" || s == "canceled";
+}
 
 struct Tracked {
     std::string state;
@@ -20,7 +27,7 @@ struct Tracked {
 };
 
 class Progress {
-public:
+  public:
     Progress(std::vector<std::string> ids, bool tty) : ids_(std::move(ids)), tty_(tty) {}
 
     void update(const nlohmann::json& job) {
@@ -57,14 +64,16 @@ public:
         double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
         for (const auto& id : ids_) {
             const auto& t = jobs_[id];
-            std::string line = id + "  " + t.state + "  " + std::to_string(static_cast<int>(elapsed)) +
-                               "s  polls " + std::to_string(t.polls) + "  " + t.note;
-            std::printf("\r\033[K%s\n", fit(line, static_cast<std::size_t>(terminal_width() - 1)).c_str());
+            std::string line = id + "  " + t.state + "  " +
+                               std::to_string(static_cast<int>(elapsed)) + "s  polls " +
+                               std::to_string(t.polls) + "  " + t.note;
+            std::printf("\r\033[K%s\n",
+                        fit(line, static_cast<std::size_t>(terminal_width() - 1)).c_str());
         }
         drawn_ = true;
     }
 
-private:
+  private:
     static std::string note_of(const nlohmann::json& j) {
         if (j.contains("error") && !j["error"].is_null())
             return j["error"].value("code", "") + ": " + j["error"].value("message", "");
@@ -79,37 +88,66 @@ private:
     Clock::time_point start_ = Clock::now();
 };
 
-}  // namespace
+// The event stream blocks in a read for as long as nothing happens (pings are comments, not
+// events), so the deadline is enforced by a timer signal; the handler only calls async-signal-
+// safe functions.
+void on_deadline(int) {
+    static constexpr char kMsg[] = "\ngenqctl: timed out waiting for jobs\n";
+    (void)!::write(2, kMsg, sizeof kMsg - 1);
+    ::_exit(kFailed);
+}
 
-int wait_for_jobs(Ctl& ctl, const std::vector<std::string>& ids, double timeout) {
-    Progress progress(ids, stdout_is_tty() && !ctl.json);
-    auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<long long>(timeout * 1000));
-    for (const auto& id : ids) progress.update(ctl.call_json("GET", "/v1/jobs/" + url_encode(id)));
-    bool timed_out = false;
-    if (!progress.all_final()) {
-        // genqd opens every event stream with a "hello" event: the jobs are read again then, so
-        // no transition falls between the first read and the subscription.
-        genq::net::UnixHttpClient events(ctl.socket, timeout > 0 ? timeout : 3600);
+void arm_deadline(double timeout) {
+    if (timeout <= 0) return;
+    std::signal(SIGALRM, on_deadline);
+    itimerval t{};
+    t.it_value.tv_sec = static_cast<time_t>(timeout);
+    t.it_value.tv_usec =
+        static_cast<suseconds_t>((timeout - static_cast<double>(t.it_value.tv_sec)) * 1e6);
+    ::setitimer(ITIMER_REAL, &t, nullptr);
+}
+
+// Follows /v1/events until every job is final. genqd opens each stream with a "hello" event;
+// the jobs are read again then, so no transition falls between a read and the subscription.
+// A stream that ends (genqd restarted) is opened again as long as each one said hello.
+bool follow_events(Ctl& ctl, const std::vector<std::string>& ids, Progress& progress) {
+    auto refresh = [&] {
+        for (const auto& id : ids)
+            progress.update(ctl.call_json("GET", "/v1/jobs/" + url_encode(id)));
+    };
+    bool greeted = true;
+    while (!progress.all_final() && greeted) {
+        greeted = false;
+        genq::net::UnixHttpClient events(ctl.socket, 3600);
         auto on_event = [&](const std::string& name, const std::string& data) {
             if (name == "hello") {
-                for (const auto& id : ids)
-                    progress.update(ctl.call_json("GET", "/v1/jobs/" + url_encode(id)));
+                greeted = true;
+                refresh();
             } else if (auto j = nlohmann::json::parse(data, nullptr, false); j.is_object()) {
                 progress.update(j);
             }
-            if (timeout > 0 && Clock::now() > deadline) timed_out = true;
-            return !progress.all_final() && !timed_out;
+            return !progress.all_final();
         };
         (void)events.stream_events("/v1/events", on_event);
+        if (!progress.all_final()) refresh();  // exits 3 when genqd is gone for good
     }
-    if (!progress.all_final()) {
-        std::fprintf(stderr, "genqctl: %s\n",
-                     timed_out ? "timed out waiting for jobs" : "lost the event stream");
+    return progress.all_final();
+}
+
+}  // namespace
+
+int wait_for_jobs(Ctl& ctl, const std::vector<std::string>& ids, double timeout) {
+    arm_deadline(timeout);
+    Progress progress(ids, stdout_is_tty() && !ctl.json);
+    for (const auto& id : ids) progress.update(ctl.call_json("GET", "/v1/jobs/" + url_encode(id)));
+    if (!follow_events(ctl, ids, progress)) {
+        std::fprintf(stderr, "genqctl: lost the event stream of genqd at %s\n", ctl.socket.c_str());
         return kFailed;
     }
     if (ctl.json) {
         nlohmann::json out = nlohmann::json::array();
-        for (const auto& id : ids) out.push_back(ctl.call_json("GET", "/v1/jobs/" + url_encode(id)));
+        for (const auto& id : ids)
+            out.push_back(ctl.call_json("GET", "/v1/jobs/" + url_encode(id)));
         std::printf("%s\n", out.dump(2).c_str());
     }
     return progress.all_succeeded() ? kOk : kFailed;
@@ -118,7 +156,8 @@ int wait_for_jobs(Ctl& ctl, const std::vector<std::string>& ids, double timeout)
 void add_wait(CLI::App& app, Ctl& ctl, Runner& run) {
     auto ids = std::make_shared<std::vector<std::string>>();
     auto timeout = std::make_shared<double>(0);
-    auto* cmd = app.add_subcommand("wait", "wait until jobs are final; exit 0 only if all succeeded");
+    auto* cmd =
+        app.add_subcommand("wait", "wait until jobs are final; exit 0 only if all succeeded");
     cmd->add_option("ids", *ids, "job ids")->required();
     cmd->add_option("--timeout", *timeout, "give up after S seconds (exit 1)");
     cmd->callback([&ctl, &run, ids, timeout] {

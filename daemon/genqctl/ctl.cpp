@@ -23,8 +23,8 @@ genq::net::HttpResponse Ctl::call(const std::string& method, const std::string& 
     if (!res) {
         if (res.error().code == "unreachable")
             throw ExitError{kUnreachable, "genqd is not running at " + socket};
-        throw ExitError{kUnreachable, "cannot talk to genqd at " + socket + ": " +
-                                          res.error().message};
+        throw ExitError{kUnreachable,
+                        "cannot talk to genqd at " + socket + ": " + res.error().message};
     }
     return std::move(res).value();
 }
@@ -44,7 +44,9 @@ std::string Ctl::error_of(const genq::net::HttpResponse& r) {
     return "genqd answered HTTP " + std::to_string(r.status);
 }
 
-bool stdout_is_tty() { return ::isatty(1) == 1; }
+bool stdout_is_tty() {
+    return ::isatty(1) == 1;
+}
 
 int terminal_width() {
     winsize ws{};

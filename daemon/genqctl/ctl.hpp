@@ -36,7 +36,7 @@ struct Ctl {
 };
 
 bool stdout_is_tty();
-int terminal_width();  // 80 when unknown
+int terminal_width();                                      // 80 when unknown
 std::string fit(const std::string& s, std::size_t width);  // cut with "…"
 void print_table(const std::vector<std::string>& headers,
                  const std::vector<std::vector<std::string>>& rows);
@@ -48,7 +48,7 @@ void add_submit(CLI::App& app, Ctl& ctl, Runner& run);
 void add_status(CLI::App& app, Ctl& ctl, Runner& run);
 void add_list(CLI::App& app, Ctl& ctl, Runner& run);
 void add_wait(CLI::App& app, Ctl& ctl, Runner& run);
-void add_job_actions(CLI::App& app, Ctl& ctl, Runner& run);   // cancel, retry, output, events
+void add_job_actions(CLI::App& app, Ctl& ctl, Runner& run);     // cancel, retry, output, events
 void add_daemon_actions(CLI::App& app, Ctl& ctl, Runner& run);  // pause, resume, keys, reload
 
 // Used by submit --wait and wait: follows the jobs until all are final; 0 if all succeeded.

@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     genqctl::Ctl ctl;
     genqctl::Runner run;
-    app.add_option("--socket", ctl.socket, "control socket (default: $GENQ_SOCKET or the config's)");
+    app.add_option("--socket", ctl.socket,
+                   "control socket (default: $GENQ_SOCKET or the config's)");
     app.add_flag("--json", ctl.json, "machine-readable output");
     genqctl::add_submit(app, ctl, run);
     genqctl::add_status(app, ctl, run);

@@ -2,10 +2,12 @@
 
 #include <sys/stat.h>
 
+#include <cctype>
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "api/web_page.hpp"
 #include "app/engine.hpp"
 #include "app/intake.hpp"
 #include "core/clock.hpp"
@@ -16,9 +18,9 @@
 namespace genq::api {
 namespace {
 
-using nlohmann::json;
 using net::ServerRequest;
 using net::ServerResponse;
+using nlohmann::json;
 
 ServerResponse json_response(int status, const json& body) {
     ServerResponse r;
@@ -50,6 +52,23 @@ std::optional<long long> parse_int(std::string_view s) {
     return v;
 }
 
+// A file name as one URL path segment: result names keep the caller's (sanitised) stem, which
+// may hold spaces or '#'.
+std::string url_path(const std::string& name) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : name) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        }
+    }
+    return out;
+}
+
 std::string content_type_for(const std::string& path) {
     auto dot = path.find_last_of('.');
     std::string ext = dot == std::string::npos ? "" : path.substr(dot + 1);
@@ -61,24 +80,31 @@ std::string content_type_for(const std::string& path) {
     return "application/octet-stream";
 }
 
-// The submission fields of a multipart body: files, the job's own fields, and the rest as
-// params of the kind.
-Result<app::SubmitRequest> read_submission(const ServerRequest& req, bool wrapper) {
+// A submission form: the image files, and the fields every one of them shares.
+struct Form {
+    app::SubmitRequest common;
+    std::vector<std::pair<std::string, std::string>> images;  // (bytes, file name)
+    std::string name;  // the `name` field: the display name of a single image
+};
+
+// The fields of a multipart body: files, the job's own fields, and the rest as params of the
+// kind.
+Result<Form> read_form(const ServerRequest& req, bool wrapper) {
     auto parts = provider::parse_multipart(req.header("content-type"), req.body);
     if (!parts) return parts.error();
-    app::SubmitRequest sub;
+    Form f;
+    app::SubmitRequest& sub = f.common;
     sub.uid = req.peer_uid ? std::optional<std::int64_t>(*req.peer_uid) : std::nullopt;
     sub.source = req.via_tcp || wrapper ? "http" : "socket";
     if (wrapper) sub.params["cfg_scale"] = "1.5";  // the wrapper's documented default
     for (const auto& p : *parts) {
         std::string value(p.data);
         if (p.name == "image") {
-            sub.image = value;
-            if (sub.image_name.empty()) sub.image_name = p.filename;
+            f.images.emplace_back(std::move(value), p.filename);
         } else if (p.name == "mask") {
             sub.mask = value;
         } else if (p.name == "name") {
-            sub.image_name = value;
+            f.name = value;
         } else if (p.name == "kind" && !wrapper) {
             sub.kind = value;
         } else if (p.name == "key" && !wrapper) {
@@ -86,18 +112,41 @@ Result<app::SubmitRequest> read_submission(const ServerRequest& req, bool wrappe
         } else if (p.name == "priority" && !wrapper) {
             auto v = parse_int(value);
             if (!v || *v < -1000 || *v > 1000)
-                return Error{"invalid_param",
-                             "priority: must be an integer from -1000 to 1000 (got \"" + value +
-                                 "\")"};
+                return Error{
+                    "invalid_param",
+                    "priority: must be an integer from -1000 to 1000 (got \"" + value + "\")"};
             sub.priority = static_cast<int>(*v);
         } else if (!p.filename.empty()) {
-            return Error{"invalid_param", "unexpected file field \"" + p.name +
-                                              "\"; files allowed: image, mask"};
+            return Error{"invalid_param",
+                         "unexpected file field \"" + p.name + "\"; files allowed: image, mask"};
         } else {
             sub.params[p.name] = value;
         }
     }
-    return sub;
+    return f;
+}
+
+// One submission per image of the form.
+std::vector<app::SubmitRequest> requests_of(Form& f) {
+    std::vector<app::SubmitRequest> out;
+    for (auto& [bytes, file] : f.images) {
+        out.push_back(f.common);
+        out.back().image = std::move(bytes);
+        out.back().image_name = f.name.empty() ? file : f.name;
+    }
+    return out;
+}
+
+// The form of a single-job submission: at most one image (none is reported by the intake).
+Result<std::vector<app::SubmitRequest>> read_single(const ServerRequest& req, bool wrapper) {
+    auto form = read_form(req, wrapper);
+    if (!form) return form.error();
+    if (form->images.size() > 1)
+        return Error{"invalid_param", "image: one file per job (got " +
+                                          std::to_string(form->images.size()) +
+                                          "); POST /v1/jobs/batch takes many"};
+    if (form->images.empty()) return std::vector<app::SubmitRequest>{form->common};
+    return requests_of(*form);
 }
 
 }  // namespace
@@ -118,16 +167,22 @@ ServerResponse json_error(int status, const std::string& code, const std::string
 
 namespace {
 
-ServerResponse from_error(const Error& e) { return json_error(status_for(e.code), e.code, e.message); }
+ServerResponse from_error(const Error& e) {
+    return json_error(status_for(e.code), e.code, e.message);
+}
 
 class Routes {
-public:
-    Routes(ApiContext& ctx, const ServerRequest& req)
-        : ctx_(ctx), req_(req), parts_(split_path(req.path)) {}
+  public:
+    Routes(ApiContext& ctx, SubmitBatcher& batcher, const ServerRequest& req)
+        : ctx_(ctx), batcher_(batcher), req_(req), parts_(split_path(req.path)) {}
 
     ServerResponse dispatch() {
         const std::string& m = req_.method;
         auto n = parts_.size();
+        if (m == "POST" && cross_site())
+            return json_error(403, "forbidden",
+                              "cross-origin POST refused (Origin does not match Host)");
+        if (n == 0 && (m == "GET" || m == "HEAD")) return page();
         if (n >= 1 && parts_[0] == "v1") return v1(m, n);
         if (n == 2 && parts_[0] == "api" && parts_[1] == "img2video" && m == "POST")
             return wrapper_submit();
@@ -140,12 +195,33 @@ public:
         return json_error(404, "not_found", "no route for " + m + " " + req_.path);
     }
 
-private:
+  private:
+    // A browser sends Origin with a cross-site form POST; without this check any web page the
+    // user opens could queue jobs (and spend credits) on a loopback listener that has no token.
+    bool cross_site() const {
+        if (!req_.via_tcp) return false;
+        std::string_view origin = req_.header("origin");
+        if (origin.empty()) return false;  // not a browser, or a same-origin GET-like request
+        auto scheme = origin.find("://");
+        std::string_view host =
+            scheme == std::string_view::npos ? origin : origin.substr(scheme + 3);
+        return host != req_.header("host");
+    }
+
+    ServerResponse page() {
+        ServerResponse r;
+        r.content_type = "text/html; charset=utf-8";
+        r.body = std::string(web_page());
+        return r;
+    }
+
     ServerResponse v1(const std::string& m, std::size_t n) {
         if (n == 2 && parts_[1] == "jobs") {
             if (m == "POST") return submit();
             if (m == "GET") return list();
         }
+        if (n == 3 && m == "POST" && parts_[1] == "jobs" && parts_[2] == "batch")
+            return submit_batch();
         if (n >= 3 && parts_[1] == "jobs") return job_route(m, n);
         if (n == 2 && m == "GET" && parts_[1] == "status")
             return json_response(200, ctx_.engine.status_json());
@@ -153,6 +229,9 @@ private:
             ServerResponse r;
             r.event_stream = true;
             r.content_type = "text/event-stream";
+            // Sent first: a client (genqctl wait) re-reads the jobs it follows when it sees this,
+            // so a transition between its first read and the subscription is never missed.
+            r.body = "event: hello\ndata: {}\n\n";
             return r;
         }
         if (n == 2 && m == "POST" && parts_[1] == "pause") return pause(true);
@@ -166,7 +245,8 @@ private:
         if (n == 3 && m == "GET") return get_job(id);
         if (n == 4 && m == "GET" && parts_[3] == "events") return events(id);
         if (n == 4 && m == "GET" && parts_[3] == "output") return output(id);
-        if (n == 4 && m == "POST" && parts_[3] == "cancel") return job_result(ctx_.engine.cancel(id));
+        if (n == 4 && m == "POST" && parts_[3] == "cancel")
+            return job_result(ctx_.engine.cancel(id));
         if (n == 4 && m == "POST" && parts_[3] == "retry") return job_result(ctx_.engine.retry(id));
         return json_error(404, "not_found", "no route for " + m + " " + req_.path);
     }
@@ -176,15 +256,46 @@ private:
         return json_response(200, store::to_json(*r));
     }
 
+    bool is_multipart() const {
+        return req_.header("content-type").find("multipart/form-data") != std::string_view::npos;
+    }
+
     ServerResponse submit() {
-        if (req_.header("content-type").find("multipart/form-data") == std::string_view::npos)
+        if (!is_multipart())
             return json_error(415, "unsupported_media_type",
                               "POST /v1/jobs takes multipart/form-data with an `image` file");
-        auto sub = read_submission(req_, false);
-        if (!sub) return from_error(sub.error());
-        auto job = ctx_.intake.submit(*sub);
-        if (!job) return from_error(job.error());
-        return json_response(201, store::to_json(*job));
+        auto reqs = read_single(req_, false);
+        if (!reqs) return from_error(reqs.error());
+        return batcher_.submit(std::move(*reqs), [](const SubmitBatcher::Results& r) {
+            if (!r[0]) return from_error(r[0].error());
+            return json_response(201, store::to_json(*r[0]));
+        });
+    }
+
+    // Many images with shared fields in one request (genqctl submit sends its files this way):
+    // one answer per image, in order, each a job or an error.
+    ServerResponse submit_batch() {
+        if (!is_multipart())
+            return json_error(415, "unsupported_media_type",
+                              "POST /v1/jobs/batch takes multipart/form-data with `image` files");
+        auto form = read_form(req_, false);
+        if (!form) return from_error(form.error());
+        if (form->images.empty())
+            return json_error(422, "invalid_image", "image: missing (at least one file)");
+        std::vector<std::string> names;
+        for (const auto& image : form->images) names.push_back(image.second);
+        return batcher_.submit(requests_of(*form), [names](const SubmitBatcher::Results& r) {
+            json out = json::array();
+            for (std::size_t i = 0; i < r.size(); ++i) {
+                if (r[i])
+                    out.push_back({{"name", names[i]}, {"job", store::to_json(*r[i])}});
+                else
+                    out.push_back({{"name", names[i]},
+                                   {"error", r[i].error().message},
+                                   {"code", r[i].error().code}});
+            }
+            return json_response(200, {{"results", out}});
+        });
     }
 
     ServerResponse list() {
@@ -208,9 +319,9 @@ private:
         if (std::string limit = req_.query_param("limit"); !limit.empty()) {
             auto v = parse_int(limit);
             if (!v || *v < 1 || *v > 1000)
-                return json_error(400, "invalid_param",
-                                  "limit: must be an integer from 1 to 1000 (got \"" + limit +
-                                      "\")");
+                return json_error(
+                    400, "invalid_param",
+                    "limit: must be an integer from 1 to 1000 (got \"" + limit + "\")");
             q.limit = static_cast<int>(*v);
         }
         json out = {{"jobs", json::array()}, {"next", nullptr}};
@@ -253,7 +364,16 @@ private:
 
     ServerResponse pause(bool pause) {
         std::string key = req_.query_param("key");
-        auto st = pause ? ctx_.engine.pause(key) : ctx_.engine.resume(key);
+        std::string budget = req_.query_param("budget");
+        bool lift = budget == "1" || budget == "true";
+        if (!budget.empty() && !lift && budget != "0" && budget != "false")
+            return json_error(400, "invalid_param",
+                              "budget: must be 1 or 0 (got \"" + budget + "\")");
+        if (lift && (pause || !key.empty()))
+            return json_error(400, "invalid_param",
+                              "budget=1 lifts the daily cap of the whole daemon: use it with "
+                              "POST /v1/resume and no key");
+        auto st = pause ? ctx_.engine.pause(key) : ctx_.engine.resume(key, lift);
         if (!st) return from_error(st.error());
         return json_response(200, ctx_.engine.status_json());
     }
@@ -273,18 +393,20 @@ private:
 
     // ---- the wrapper-compatible API ----------------------------------------------------
     ServerResponse wrapper_submit() {
-        if (req_.header("content-type").find("multipart/form-data") == std::string_view::npos)
+        if (!is_multipart())
             return wrapper_error(400, "Expected multipart/form-data with an image file");
-        auto sub = read_submission(req_, true);
-        if (!sub) return wrapper_error(400, sub.error().message);
-        auto job = ctx_.intake.submit(*sub);
-        if (!job) return wrapper_error(status_for(job.error().code) >= 500 ? 500 : 400,
-                                       job.error().message);
-        return json_response(200, {{"success", true},
-                                   {"id", job->id},
-                                   {"message",
-                                    "Video generation started. Poll for results using the "
-                                    "returned ID."}});
+        auto reqs = read_single(req_, true);
+        if (!reqs) return wrapper_error(400, reqs.error().message);
+        return batcher_.submit(std::move(*reqs), [](const SubmitBatcher::Results& r) {
+            if (!r[0])
+                return wrapper_error(status_for(r[0].error().code) >= 500 ? 500 : 400,
+                                     r[0].error().message);
+            return json_response(200, {{"success", true},
+                                       {"id", r[0]->id},
+                                       {"message",
+                                        "Video generation started. Poll for results using the "
+                                        "returned ID."}});
+        });
     }
 
     ServerResponse wrapper_result(const std::string& id) {
@@ -294,7 +416,7 @@ private:
             case store::JobState::succeeded: {
                 std::string file = job->output.substr(job->output.find_last_of('/') + 1);
                 return json_response(200, {{"status", "complete"},
-                                           {"video_url", "/processed_videos/" + file},
+                                           {"video_url", "/processed_videos/" + url_path(file)},
                                            {"finish_reason", job->finish_reason},
                                            {"seed", job->seed}});
             }
@@ -326,12 +448,17 @@ private:
     }
 
     ApiContext& ctx_;
+    SubmitBatcher& batcher_;
     const ServerRequest& req_;
     std::vector<std::string> parts_;
 };
 
 }  // namespace
 
-ServerResponse ControlApi::handle(const ServerRequest& req) { return Routes(ctx_, req).dispatch(); }
+ControlApi::ControlApi(ApiContext ctx) : ctx_(std::move(ctx)), batcher_(ctx_.intake, ctx_.defer) {}
+
+ServerResponse ControlApi::handle(const ServerRequest& req) {
+    return Routes(ctx_, batcher_, req).dispatch();
+}
 
 }  // namespace genq::api

@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "api/submit_batcher.hpp"
 #include "core/result.hpp"
 #include "net/http_server.hpp"
 
@@ -25,16 +26,18 @@ struct ApiContext {
     app::Engine& engine;
     std::string output_dir;
     std::function<Status()> reload;  // re-read the configuration (same as SIGHUP)
+    SubmitBatcher::Defer defer;      // runs a function later on the loop (group commit)
 };
 
 class ControlApi {
-public:
-    explicit ControlApi(ApiContext ctx) : ctx_(std::move(ctx)) {}
+  public:
+    explicit ControlApi(ApiContext ctx);
     void set_output_dir(std::string dir) { ctx_.output_dir = std::move(dir); }
     net::ServerResponse handle(const net::ServerRequest& req);
 
-private:
+  private:
     ApiContext ctx_;
+    SubmitBatcher batcher_;
 };
 
 // {"error": message, "code": code} with a status.

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
@@ -127,9 +128,14 @@ private:
         engine_->configure(std::move(settings));
         intake_ = std::make_unique<Intake>(
             *jobs_, *spool_, [this](const std::string& k) { return engine_->has_key(k); },
-            [this](const store::Job&) { engine_->notify(); });
+            [this](const store::Job& job) {
+                engine_->notify();
+                publish_created(job);
+            });
+        // Submissions are committed in groups, at the end of the loop turn they arrived in.
+        auto defer = [this](std::function<void()> f) { asio::post(io_, std::move(f)); };
         api_ = std::make_unique<api::ControlApi>(api::ApiContext{
-            *intake_, *jobs_, *engine_, config_.output_dir, [this] { return reload(); }});
+            *intake_, *jobs_, *engine_, config_.output_dir, [this] { return reload(); }, defer});
         if (auto st = start_servers(); !st) return st;
         engine_->add_listener([this](const store::Job& job, store::JobState from,
                                      const std::string& detail) {
@@ -173,8 +179,17 @@ private:
 
     void publish_transition(const store::Job& job, store::JobState from,
                             const std::string& detail) {
+        publish_job(job, sched::to_string(from), detail);
+    }
+
+    // A new job is an event too (from null to queued), so a subscriber sees a job's whole life.
+    void publish_created(const store::Job& job) {
+        if (server_) publish_job(job, nullptr, "accepted from " + job.source);
+    }
+
+    void publish_job(const store::Job& job, nlohmann::json from, const std::string& detail) {
         nlohmann::json ev = store::to_json(job);
-        ev["from"] = sched::to_string(from);
+        ev["from"] = std::move(from);
         ev["detail"] = detail;
         server_->publish("job", ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }

@@ -1,5 +1,6 @@
 #include "app/engine.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -54,6 +55,19 @@ void log_task_failure(std::exception_ptr e) {
     }
 }
 
+constexpr std::size_t kHeadBytes = 16;  // enough for every magic number result_file_ext knows
+
+// The first bytes of a file; "" when it cannot be read (the extension then comes from headers).
+std::string file_head(const std::string& path) {
+    std::string head(kHeadBytes, '\0');
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return "";
+    ssize_t n = ::read(fd, head.data(), head.size());
+    ::close(fd);
+    head.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    return head;
+}
+
 std::string param_text(const nlohmann::json& v) {
     if (v.is_string()) return v.get<std::string>();
     if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
@@ -95,9 +109,9 @@ struct Engine::Impl {
     TimePoint last_prune = 0;
 
     // ---- transitions -------------------------------------------------------------------
-    bool transition(Job& job, JobState to, const std::string& detail) {
+    bool transition(Job& job, JobState to, const std::string& detail, bool durable = true) {
         JobState from = job.state;
-        if (!jobs.transition(job, to, detail)) return false;
+        if (!jobs.transition(job, to, detail, durable)) return false;
         ++metrics.transitions;
         spdlog::info("job {} {} -> {} key={} {}", job.id, sched::to_string(from),
                      sched::to_string(to), job.key_name.empty() ? "-" : job.key_name, detail);
@@ -182,6 +196,12 @@ struct Engine::Impl {
                 {"accept", std::move(accept)}};
     }
 
+    // What a request that may answer with the result asks for: the raw bytes (op.accept), or
+    // the JSON form with base64 when [api] result_form = "json" (some proxies only answer JSON).
+    std::string result_accept(const provider::Operation& op) const {
+        return settings.api.result_form == "json" ? std::string("application/json") : op.accept;
+    }
+
     Result<net::HttpRequest> submit_request(const Job& job, const provider::Operation& op) {
         auto image = spool.read(job.input_sha256);
         if (!image) return image.error();
@@ -201,7 +221,7 @@ struct Engine::Impl {
         req.method = "POST";
         req.target = op.submit_path;
         req.headers = auth_headers(job.key_name, op.mode == provider::Mode::sync
-                                                     ? op.accept
+                                                     ? result_accept(op)
                                                      : std::string("application/json"));
         req.headers.emplace_back("content-type", mp.content_type());
         req.body = mp.finish();
@@ -326,7 +346,7 @@ struct Engine::Impl {
         const provider::Operation* op = provider::find_operation(job.kind);
         net::HttpRequest req;
         req.target = op->result_prefix + job.remote_id;
-        req.headers = auth_headers(key, op->accept);
+        req.headers = auth_headers(key, result_accept(*op));
         std::string part = outputs.part_path(job.id);
         std::function<bool()> before = [&guard] { return guard.on_send(); };
         TimePoint t0 = now();
@@ -390,9 +410,9 @@ struct Engine::Impl {
     // A result arrived (raw bytes in `part`, or JSON with base64 in the body).
     void finish(Job& job, const provider::Operation& op, const net::HttpResponse& res,
                 const std::string& part) {
-        std::string ext = result_extension(res.header("content-type"), op.result_ext);
         job.finish_reason = std::string(res.header("finish-reason"));
         job.seed = std::string(res.header("seed"));
+        std::string head;  // the result's first bytes: the file is named after what arrived
         if (res.body_file.empty()) {
             auto json = provider::parse_json_result(res.body, op.json_result_field);
             auto written = json ? write_file_durably(part, json->data)
@@ -401,30 +421,44 @@ struct Engine::Impl {
                 result_not_saved(job, op, written.error());
                 return;
             }
-            auto type = res.header("content-type");
-            auto sub = type.find("type=");
-            ext = result_extension(sub == std::string_view::npos ? "" : type.substr(sub),
-                                   op.result_ext);
+            head = json->data.substr(0, kHeadBytes);
             job.finish_reason = json->finish_reason;
             job.seed = json->seed;
+        } else {
+            head = file_head(part);
         }
+        std::string ext =
+            provider::result_file_ext(op, job.params, res.header("content-type"), head);
         if (job.finish_reason.empty()) job.finish_reason = "SUCCESS";
-        auto placed = outputs.place(job, part, ext);
-        if (!placed) {
-            result_not_saved(job, op, placed.error());
-            return;
-        }
-        complete(job, op);
-    }
-
-    void complete(Job& job, const provider::Operation& op) {
         job.cost = op.price_credits;
         job.finished_at = now_ms();
         job.wait_reason.clear();
+        auto placed = outputs.place(job, part, ext, [](const Job& j) {
+            Job final_view = j;
+            final_view.state = JobState::succeeded;
+            return store::to_json(final_view).dump(2) + "\n";
+        });
+        if (!placed) {
+            job.cost = 0;
+            job.finished_at.reset();
+            result_not_saved(job, op, placed.error());
+            return;
+        }
+        complete(job, op, false);
+    }
+
+    // `write_meta`: the metadata file still has to be written (recovery after a crash that
+    // came between the rename and the commit).
+    void complete(Job& job, const provider::Operation& op, bool write_meta) {
+        job.cost = op.price_credits;
+        if (!job.finished_at) job.finished_at = now_ms();
+        job.wait_reason.clear();
         Job final_view = job;
         final_view.state = JobState::succeeded;
-        if (auto meta = outputs.write_metadata(final_view); !meta)
-            spdlog::warn("job {}: metadata not written: {}", job.id, meta.error().message);
+        if (write_meta) {
+            if (auto meta = outputs.write_metadata(final_view); !meta)
+                spdlog::warn("job {}: metadata not written: {}", job.id, meta.error().message);
+        }
         leave_active(job);
         transition(job, JobState::succeeded,
                    "saved " + job.output + " (" + job.finish_reason + ")");
@@ -514,8 +548,10 @@ struct Engine::Impl {
         job.wait_reason.clear();
         job.error_code.clear();
         job.error_message.clear();
+        // Relaxed: if a power cut loses this commit the job is simply queued again, which is
+        // what an interrupted submission becomes anyway; a killed process keeps it.
         if (!transition(job, JobState::submitting,
-                        fmt::format("attempt {} with key {}", job.attempts, *key)))
+                        fmt::format("attempt {} with key {}", job.attempts, *key), false))
             return false;
         keys.reserve(*key);
         keys.add_in_flight(*key, 1);
@@ -556,7 +592,7 @@ struct Engine::Impl {
             keys.add_in_flight(job.key_name, 1);
             if (!job.output.empty() && ::access(job.output.c_str(), F_OK) == 0) {
                 // Renamed into place before the crash, not yet committed: finish it.
-                complete(job, *provider::find_operation(job.kind));
+                complete(job, *provider::find_operation(job.kind), true);
                 continue;
             }
             job.output.clear();
@@ -679,11 +715,11 @@ Status Engine::pause(const std::string& key) {
     return ok_status();
 }
 
-Status Engine::resume(const std::string& key) {
+Status Engine::resume(const std::string& key, bool budget) {
     auto& i = *impl_;
     if (key.empty()) {
         i.paused = false;
-        i.budget_override = i.settings.daily_credits > 0;
+        if (budget) i.budget_override = i.settings.daily_credits > 0;
         for (const auto& name : i.keys.names()) {
             i.keys.set_paused(name, false);
             auto snap = i.keys.snapshot(name, now());

@@ -64,7 +64,9 @@ public:
     Result<store::Job> cancel(const std::string& id);
     Result<store::Job> retry(const std::string& id);
     Status pause(const std::string& key);   // "" = everything
-    Status resume(const std::string& key);  // also clears out_of_credits and budget holds
+    // Also clears out_of_credits; `budget` lifts today's credit cap (global resume only) until
+    // the next reload.
+    Status resume(const std::string& key, bool budget = false);
     bool paused() const;
     bool has_key(const std::string& name) const;
 

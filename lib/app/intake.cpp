@@ -45,7 +45,11 @@ Result<nlohmann::json> Intake::check(const SubmitRequest& req) {
         auto mask = provider::validate_image(*op, req.mask, "mask");
         if (!mask) return mask.error();
     }
-    return provider::validate_params(*op, req.params);
+    auto params = provider::validate_params(*op, req.params);
+    if (!params) return params;
+    if (auto st = provider::validate_mask_source(*op, *params, *image, !req.mask.empty()); !st)
+        return st.error();
+    return params;
 }
 
 Result<store::Job> Intake::submit(const SubmitRequest& req) {

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include "core/files.hpp"
 #include "store/job_store.hpp"
 
@@ -43,16 +45,28 @@ std::string Outputs::choose_name(const store::Job& job, std::string_view ext) co
     }
 }
 
-Status Outputs::place(store::Job& job, const std::string& part, std::string_view ext) {
+Status Outputs::place(store::Job& job, const std::string& part, std::string_view ext,
+                      const std::function<std::string(const store::Job&)>& metadata) {
     for (int tries = 0; tries < 100; ++tries) {
         if (job.output.empty()) {
             job.output = choose_name(job, ext);
-            jobs_.save_progress(job, true);
+            // Relaxed: the reservation must survive a killed process (it does, in the WAL) so a
+            // restart recognises the renamed file; the job's final commit makes it durable.
+            jobs_.save_progress(job, false);
         }
+        std::string meta_tmp = dir_ + "/.genq-" + job.id + ".json.part";
+        if (auto st = write_file_synced(meta_tmp, metadata(job)); !st) return st;
         auto renamed = rename_no_replace(part, job.output);
-        if (renamed) return fsync_path(dir_);
-        if (renamed.error().code != "exists") return renamed;
-        job.output.clear();  // someone else's file appeared under the name: pick another
+        if (!renamed) {
+            ::unlink(meta_tmp.c_str());
+            if (renamed.error().code != "exists") return renamed;
+            job.output.clear();  // someone else's file appeared under the name: pick another
+            continue;
+        }
+        if (::rename(meta_tmp.c_str(), (job.output + ".json").c_str()) != 0)
+            return Error{"io_error", "cannot rename metadata for " + job.output + ": " +
+                                         errno_text(errno)};
+        return fsync_path(dir_);
     }
     return Error{"io_error", "no free output name for " + job.input_name};
 }

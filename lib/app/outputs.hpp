@@ -2,6 +2,7 @@
 // names are sanitised and never leave output_dir. The name is reserved in the job row before the
 // rename, so a crash between rename and commit is recognised on restart instead of duplicated.
 #pragma once
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -23,9 +24,11 @@ public:
     // The temporary file a result is streamed into.
     std::string part_path(const std::string& job_id) const;
 
-    // Moves the fsynced part file into place under a free name (reserving it in job.output
-    // first, durably) and writes the metadata file. On success job.output is the final path.
-    Status place(store::Job& job, const std::string& part, std::string_view ext);
+    // Moves the fsynced part file into place under a free name (reserved in job.output first)
+    // together with its metadata file (`metadata` renders it once the name is known), with one
+    // directory fsync for both. On success job.output is the final path.
+    Status place(store::Job& job, const std::string& part, std::string_view ext,
+                 const std::function<std::string(const store::Job&)>& metadata);
     // Writes <output>.json for a job in its final state.
     Status write_metadata(const store::Job& job);
 

@@ -49,7 +49,8 @@ constexpr std::size_t kMaxSocketPath = 107;
 const Names kTopKeys = {"state_dir", "output_dir", "socket", "socket_mode", "socket_group",
                         "log_level", "log_format", "api",    "keys",        "limits",
                         "retry",     "watch",      "budget", "http"};
-const Names kApiKeys = {"base_url", "ca_file", "timeout", "client_id"};
+const Names kApiKeys = {"base_url", "ca_file", "timeout", "client_id", "result_form"};
+const Names kResultForms = {"bytes", "json"};
 const Names kKeyKeys = {"name", "file", "env", "credential", "weight"};
 // Fields people reach for when they paste the key itself; refused with a pointed message.
 const Names kLiteralKeyFields = {"key", "secret", "api_key", "value"};
@@ -541,6 +542,7 @@ void parse_api(const Ctx& ctx, const toml::table& root, ApiConfig& api) {
     }
     if (auto p = read_path(ctx, *t, "api", "ca_file")) api.ca_file = *p;
     read_number(ctx, *t, "api", "timeout", kSeconds, api.timeout);
+    read_choice(ctx, *t, "api", "result_form", kResultForms, api.result_form);
     if (auto id = get_string(ctx, *t, "api", "client_id")) {
         // Sent as an HTTP header value: no control characters, no CR/LF injection.
         if (!id->empty() && id->size() <= 128 && all_chars(*id, is_visible_ascii)) {

@@ -29,6 +29,9 @@ struct ApiConfig {
     std::string ca_file;
     double timeout = 60;
     std::string client_id = "genq";
+    // "bytes": results are asked for as raw bytes (accept: video/* or image/*), the API's
+    // default; "json": accept: application/json, the base64 form some proxies only answer.
+    std::string result_form = "bytes";
 };
 
 struct LimitsConfig {

@@ -92,31 +92,34 @@ Status fsync_path(const std::string& path) {
     return ok_status();
 }
 
+Status write_file_synced(const std::string& path, std::string_view bytes) {
+    Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (fd.get() < 0) return io_error("cannot create", path, errno);
+    std::size_t off = 0;
+    while (off < bytes.size()) {
+        ssize_t n = ::write(fd.get(), bytes.data() + off, bytes.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int err = errno;
+            ::unlink(path.c_str());
+            return io_error("cannot write", path, err);
+        }
+        off += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd.get()) != 0) {
+        int err = errno;
+        ::unlink(path.c_str());
+        return io_error("cannot fsync", path, err);
+    }
+    return ok_status();
+}
+
 Status write_file_durably(const std::string& path, std::string_view bytes) {
     std::filesystem::path target(path);
     std::string tmp = (target.parent_path() / ("." + target.filename().string() + ".tmp" +
                                                std::to_string(std::random_device{}())))
                           .string();
-    {
-        Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-        if (fd.get() < 0) return io_error("cannot create", tmp, errno);
-        std::size_t off = 0;
-        while (off < bytes.size()) {
-            ssize_t n = ::write(fd.get(), bytes.data() + off, bytes.size() - off);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) {
-                int err = errno;
-                ::unlink(tmp.c_str());
-                return io_error("cannot write", tmp, err);
-            }
-            off += static_cast<std::size_t>(n);
-        }
-        if (::fsync(fd.get()) != 0) {
-            int err = errno;
-            ::unlink(tmp.c_str());
-            return io_error("cannot fsync", tmp, err);
-        }
-    }
+    if (auto st = write_file_synced(tmp, bytes); !st) return st;
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
         int err = errno;
         ::unlink(tmp.c_str());

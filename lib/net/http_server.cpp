@@ -288,15 +288,31 @@ asio::awaitable<bool> write_message(State& st, Session<Proto>& s,
     co_return true;
 }
 
+// The header of an answer to HEAD: what GET would send, with the length of the body that GET
+// would carry, and no body (a client reading one would take it for the next response).
+template <class Proto, class Body>
+asio::awaitable<bool> write_head_only(State& st, Session<Proto>& s, http::response<Body>& full,
+                                      std::uint64_t length) {
+    http::response<http::empty_body> msg{full.result(), full.version()};
+    for (const auto& f : full) msg.insert(f.name_string(), f.value());
+    msg.content_length(length);
+    bool ok = co_await write_message(st, s, msg);
+    co_return ok;
+}
+
 template <class Proto>
 asio::awaitable<bool> write_plain(State& st, Session<Proto>& s, const ServerResponse& res,
-                                  unsigned version, bool keep_alive) {
+                                  unsigned version, bool keep_alive, bool head = false) {
     http::response<http::string_body> msg{static_cast<http::status>(res.status), version};
     if (!res.content_type.empty()) msg.set(http::field::content_type, res.content_type);
     for (const auto& [name, value] : res.headers) msg.insert(name, value);
     msg.body() = res.body;
     msg.keep_alive(keep_alive);
     msg.prepare_payload();
+    if (head) {
+        bool sent = co_await write_head_only(st, s, msg, res.body.size());
+        co_return sent;
+    }
     bool ok = co_await write_message(st, s, msg);
     co_return ok;
 }
@@ -310,14 +326,14 @@ asio::awaitable<bool> write_file(State& st, Session<Proto>& s, const ServerReque
     std::uint64_t size = ec ? 0 : body.file.size(ec);
     if (ec) {
         bool ok = co_await write_plain(st, s, json_error(404, "file not found", "not_found"),
-                                       version, keep_alive);
+                                       version, keep_alive, req.method == "HEAD");
         co_return ok;
     }
     ByteRange range = parse_range(req.header("range"), size);
     if (range.kind == ByteRange::unsatisfiable) {
         auto err = json_error(416, "range not satisfiable", "range_not_satisfiable");
         err.headers.emplace_back("content-range", "bytes */" + std::to_string(size));
-        bool ok = co_await write_plain(st, s, err, version, keep_alive);
+        bool ok = co_await write_plain(st, s, err, version, keep_alive, req.method == "HEAD");
         co_return ok;
     }
     http::response<RangeFileBody> msg{static_cast<http::status>(res.status), version};
@@ -334,9 +350,14 @@ asio::awaitable<bool> write_file(State& st, Session<Proto>& s, const ServerReque
     if (!res.content_type.empty()) msg.set(http::field::content_type, res.content_type);
     for (const auto& [name, value] : res.headers) msg.insert(name, value);
     msg.set(http::field::accept_ranges, "bytes");
+    std::uint64_t length = body.length;
     msg.body() = std::move(body);
     msg.keep_alive(keep_alive);
     msg.prepare_payload();
+    if (req.method == "HEAD") {
+        bool sent = co_await write_head_only(st, s, msg, length);
+        co_return sent;
+    }
     bool ok = co_await write_message(st, s, msg);
     co_return ok;
 }
@@ -369,8 +390,10 @@ asio::awaitable<void> run_event_stream(State& st, Session<Proto>& s, const Serve
     msg.set(http::field::connection, "keep-alive");
     for (const auto& [name, value] : res.headers) msg.insert(name, value);
     // Subscribed before the header goes out: an event published after the client saw the
-    // header is never missed.
+    // header is never missed. A body given by the handler (the "hello" event) goes first, so a
+    // client that re-reads state when it sees it cannot miss a transition in between.
     s.subscriber = true;
+    if (!res.body.empty()) s.events.push_front(res.body);
     http::response_serializer<http::empty_body> sr(msg);
     s.stream.expires_after(seconds(st.opt.body_timeout));
     auto [ec, n] = co_await http::async_write_header(s.stream, sr, kNoThrow);
@@ -390,6 +413,22 @@ asio::awaitable<void> run_event_stream(State& st, Session<Proto>& s, const Serve
             ok = co_await write_raw(st, s, std::move(ping));
         }
     }
+}
+
+// Waits on the loop until a deferred response is complete; false when the connection closed
+// first (server stopping). The callback is cleared before returning so a late complete() never
+// touches a finished session.
+template <class Proto>
+asio::awaitable<bool> await_deferred(Session<Proto>& s, DeferredResponse& d) {
+    if (!d.response) {
+        d.on_ready = [&s] { s.wake.cancel(); };
+        while (!d.response && !s.closed) {
+            s.wake.expires_at(asio::steady_timer::time_point::max());
+            co_await s.wake.async_wait(kNoThrow);
+        }
+        d.on_ready = nullptr;
+    }
+    co_return d.response != nullptr;
 }
 
 // Answers a request that could not be read (413, 431, 400) or just lets the connection go.
@@ -469,6 +508,11 @@ asio::awaitable<bool> serve_one(State& st, Session<Proto>& s, beast::flat_buffer
     }
     bool keep_alive = parser.get().keep_alive() && !st.stopped;
     ServerResponse res = call_handler(st, req);
+    if (auto deferred = res.deferred) {
+        bool ready = co_await await_deferred(s, *deferred);
+        if (!ready) co_return false;
+        res = std::move(*deferred->response);
+    }
     if (res.event_stream) {
         co_await run_event_stream(st, s, res, version);
         co_return false;
@@ -477,7 +521,7 @@ asio::awaitable<bool> serve_one(State& st, Session<Proto>& s, beast::flat_buffer
     if (!res.file_path.empty()) {
         ok = co_await write_file(st, s, req, res, version, keep_alive);
     } else {
-        ok = co_await write_plain(st, s, res, version, keep_alive);
+        ok = co_await write_plain(st, s, res, version, keep_alive, req.method == "HEAD");
     }
     co_return ok && keep_alive;
 }

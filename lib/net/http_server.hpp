@@ -30,6 +30,8 @@ struct ServerRequest {
     std::string_view header(std::string_view name) const { return find_header(headers, name); }
 };
 
+struct DeferredResponse;
+
 struct ServerResponse {
     int status = 200;
     std::string content_type = "application/json";
@@ -40,6 +42,18 @@ struct ServerResponse {
     std::string file_path;
     // When true the connection becomes a Server-Sent Events stream fed by ControlServer::publish.
     bool event_stream = false;
+    // When set, the real response comes later through DeferredResponse::complete (group commit);
+    // the connection waits for it without holding up the loop.
+    std::shared_ptr<DeferredResponse> deferred;
+};
+
+struct DeferredResponse {
+    void complete(ServerResponse r) {
+        response = std::make_unique<ServerResponse>(std::move(r));
+        if (on_ready) on_ready();
+    }
+    std::unique_ptr<ServerResponse> response;
+    std::function<void()> on_ready;  // set by the server while a connection waits
 };
 
 using Handler = std::function<ServerResponse(const ServerRequest&)>;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -19,6 +20,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <list>
 #include <spdlog/spdlog.h>
 #include <vector>
@@ -143,6 +145,35 @@ public:
     asio::awaitable<Result<HttpResponse>> send(HttpRequest request, std::string stream_to,
                                                std::function<bool()> before_send) override;
     void cancel_all() override;
+
+    // At most max_connections requests are under way at once; the others wait here for a
+    // slot. Bursts (a whole window's budget at once) then reuse a few warm connections instead
+    // of opening one TLS connection per request. Shared with the coroutine frames, which may
+    // outlive the client at shutdown.
+    struct Slots {
+        struct Waiter {
+            explicit Waiter(asio::io_context& io) : timer(io) {}
+            asio::steady_timer timer;
+            bool granted = false;
+        };
+        std::size_t busy = 0;
+        std::size_t max = 16;
+        std::deque<std::shared_ptr<Waiter>> waiters;
+        void release() {
+            if (waiters.empty()) {
+                --busy;
+                return;
+            }
+            auto w = waiters.front();  // hand the slot over: no newcomer can take it first
+            waiters.pop_front();
+            w->granted = true;
+            w->timer.cancel();
+        }
+    };
+    struct SlotGuard {
+        std::shared_ptr<Slots> slots;
+        ~SlotGuard() { slots->release(); }
+    };
     ClientStats stats() const override { return stats_; }
 
 private:
@@ -153,6 +184,9 @@ private:
     ConnPtr take_idle();
     void put_idle(ConnPtr conn);
     asio::awaitable<Result<ConnPtr>> connect(std::uint64_t epoch);
+    asio::awaitable<bool> acquire_slot(std::shared_ptr<Slots> slots);
+    asio::awaitable<Result<HttpResponse>> send_on_slot(HttpRequest request, std::string stream_to,
+                                                       std::function<bool()> before_send);
     asio::awaitable<Result<tcp::resolver::results_type>> resolve();
     asio::awaitable<Outcome> exchange(Conn& conn, const HttpRequest& request,
                                       const std::string& stream_to, std::uint64_t epoch);
@@ -173,6 +207,7 @@ private:
     std::list<std::weak_ptr<Conn>> live_;     // every connection, for cancel_all
     std::uint64_t epoch_ = 0;                 // bumped by cancel_all
     ClientStats stats_;
+    std::shared_ptr<Slots> slots_ = std::make_shared<Slots>();
 };
 
 Error ClientImpl::map_error(const error_code& ec, std::uint64_t epoch,
@@ -223,6 +258,9 @@ void ClientImpl::cancel_all() {
         }
     }
     live_.clear();
+    auto waiters = std::move(slots_->waiters);  // they end with "canceled"
+    slots_->waiters.clear();
+    for (auto& w : waiters) w->timer.cancel();
 }
 
 asio::awaitable<Result<tcp::resolver::results_type>> ClientImpl::resolve() {
@@ -428,8 +466,36 @@ asio::awaitable<Outcome> ClientImpl::read_body_to_file(
     co_return out;
 }
 
+asio::awaitable<bool> ClientImpl::acquire_slot(std::shared_ptr<Slots> slots) {
+    slots->max = std::max<std::size_t>(1, options_.max_connections);
+    if (slots->busy < slots->max) {
+        ++slots->busy;
+        co_return true;
+    }
+    auto waiter = std::make_shared<Slots::Waiter>(io_);
+    waiter->timer.expires_at(asio::steady_timer::time_point::max());
+    slots->waiters.push_back(waiter);
+    error_code ec;
+    co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_return waiter->granted;
+}
+
 asio::awaitable<Result<HttpResponse>> ClientImpl::send(HttpRequest request, std::string stream_to,
                                                        std::function<bool()> before_send) {
+    std::shared_ptr<Slots> slots = slots_;
+    const bool granted = co_await acquire_slot(slots);
+    if (!granted) {
+        co_return Error{"canceled", "canceled while waiting for a connection"};
+    }
+    SlotGuard guard{slots};
+    auto result = co_await send_on_slot(std::move(request), std::move(stream_to),
+                                        std::move(before_send));
+    co_return result;
+}
+
+asio::awaitable<Result<HttpResponse>> ClientImpl::send_on_slot(HttpRequest request,
+                                                               std::string stream_to,
+                                                               std::function<bool()> before_send) {
     const std::uint64_t epoch = epoch_;
     ConnPtr conn = take_idle();
     for (int attempt = 0;; ++attempt) {

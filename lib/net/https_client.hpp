@@ -21,7 +21,8 @@ struct ClientOptions {
     std::string base_url = "https://api.stability.ai";  // scheme https only; port optional
     std::string ca_file;               // extra PEM bundle, trusted besides the system store
     double timeout = 60;               // seconds, per phase: resolve+connect, TLS, write, read
-    std::size_t max_idle = 8;          // idle keep-alive connections kept
+    std::size_t max_idle = 16;         // idle keep-alive connections kept
+    std::size_t max_connections = 16;  // requests under way at once; more wait for a slot
     std::size_t max_memory_body = 64 * 1024 * 1024;  // cap for bodies kept in memory
 };
 

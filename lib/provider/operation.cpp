@@ -182,6 +182,23 @@ std::vector<Operation> build_table() {
             inpaint_v2beta_row()};
 }
 
+// Magic numbers of the result types genq can receive; "" when unrecognised.
+std::string ext_from_magic(std::string_view b) {
+    if (b.starts_with("\x89PNG\r\n\x1a\n")) return "png";
+    if (b.starts_with("\xff\xd8\xff")) return "jpg";
+    if (b.size() >= 12 && b.starts_with("RIFF") && b.substr(8, 4) == "WEBP") return "webp";
+    if (b.size() >= 8 && b.substr(4, 4) == "ftyp") return "mp4";
+    return "";
+}
+
+std::string ext_from_content_type(std::string_view ct) {
+    if (ct.find("video/mp4") != std::string_view::npos) return "mp4";
+    if (ct.find("image/png") != std::string_view::npos) return "png";
+    if (ct.find("image/jpeg") != std::string_view::npos) return "jpg";
+    if (ct.find("image/webp") != std::string_view::npos) return "webp";
+    return "";
+}
+
 }  // namespace
 
 const std::vector<Operation>& operations() {
@@ -215,6 +232,14 @@ std::string result_ext_for(const Operation& op, const nlohmann::json& params) {
         }
     }
     return op.result_ext;
+}
+
+std::string result_file_ext(const Operation& op, const nlohmann::json& params,
+                            std::string_view content_type, std::string_view head) {
+    if (std::string ext = ext_from_magic(head); !ext.empty()) return ext;
+    if (std::string ext = ext_from_content_type(content_type); !ext.empty()) return ext;
+    std::string ext = result_ext_for(op, params);
+    return ext == "jpeg" ? "jpg" : ext;
 }
 
 }  // namespace genq::provider

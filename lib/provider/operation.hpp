@@ -58,4 +58,11 @@ std::string operation_names();
 // operation has that field and it is set, else op.result_ext.
 std::string result_ext_for(const Operation& op, const nlohmann::json& params);
 
+// The extension a result file gets: what the bytes are (their first bytes: mp4, png, jpg, webp),
+// else what the content type says (also "application/json; type=image/png"), else what was
+// asked for (result_ext_for). The file name matches what actually arrived, whatever a proxy's
+// headers claim. JPEG is "jpg".
+std::string result_file_ext(const Operation& op, const nlohmann::json& params,
+                            std::string_view content_type, std::string_view head);
+
 }  // namespace genq::provider

@@ -290,4 +290,13 @@ Result<ImageInfo> validate_image(const Operation& op, std::string_view bytes,
     return *info;
 }
 
+Status validate_mask_source(const Operation& op, const nlohmann::json& params,
+                            const ImageInfo& image, bool has_mask) {
+    if (!op.has_mask || has_mask || image.has_alpha) return ok_status();
+    if (params.is_object() && params.value("mode", std::string()) == "search") return ok_status();
+    return invalid_image("image", "has no alpha channel and no mask was given: give a mask image "
+                                  "(white = the area to inpaint), or a PNG or WebP image whose "
+                                  "transparent pixels mark the area");
+}
+
 }  // namespace genq::provider

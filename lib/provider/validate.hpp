@@ -22,4 +22,11 @@ Result<nlohmann::json> validate_params(const Operation& op, const nlohmann::json
 Result<ImageInfo> validate_image(const Operation& op, std::string_view bytes,
                                  std::string_view field = "image");
 
+// For kinds that take a mask: without a mask image, the provider inpaints the image's
+// transparent area, so an image without an alpha channel would have nothing to inpaint and is
+// refused (inpaint mode "mask", inpaint-v2beta). Mode "search" finds its area from search_prompt.
+// `params` are the validated params. Error.code = "invalid_image".
+Status validate_mask_source(const Operation& op, const nlohmann::json& params,
+                            const ImageInfo& image, bool has_mask);
+
 }  // namespace genq::provider

@@ -127,8 +127,8 @@ void JobStore::insert_row(const Job& j, std::string_view detail) {
     add_event(j.id, std::nullopt, j.state, detail, j.created_at);
 }
 
-bool JobStore::transition(Job& job, JobState to, std::string_view detail) {
-    Transaction tx(db_);
+bool JobStore::transition(Job& job, JobState to, std::string_view detail, bool durable) {
+    Transaction tx(db_, durable ? Durability::full : Durability::relaxed);
     Job next = job;
     next.updated_at = now_ms();
     {

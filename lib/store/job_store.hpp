@@ -42,7 +42,8 @@ public:
     // Writes every mutable field of `job` and moves it to `to`, with an event. Only succeeds if
     // the stored state is still `job.state` (a concurrent cancel wins): returns false otherwise.
     // On success job.state == to and job.updated_at is set.
-    bool transition(Job& job, JobState to, std::string_view detail);
+    // `durable` = false skips the fsync (see Durability::relaxed).
+    bool transition(Job& job, JobState to, std::string_view detail, bool durable = true);
 
     // Writes mutable fields without a state change and without an event (poll counts, the
     // reserved output name). `durable` decides whether the commit waits for the disk.

@@ -536,10 +536,9 @@ struct Watcher::Impl {
             it = watches.erase(it);
         }
         for (auto& [dir, c] : want) {
-            auto [it, fresh] = watches.try_emplace(dir, Watch{c, -1});
+            auto it = watches.try_emplace(dir, Watch{c, -1}).first;
             it->second.config = std::move(c);  // kind and params apply to the next files
             if (it->second.wd < 0) start(it->second);
-            (void)fresh;
         }
     }
 };

@@ -154,14 +154,20 @@ void check_image_kind(const SubmitEndpoint& ep, const Form& form, Checked& c) {
         return;
     }
     check_pixels(img, 4096, 9437184, c);
-    check_image(form, "mask", false, c);
+    const auto mask = check_image(form, "mask", false, c);
+    std::string mode = "mask";
     if (ep.kind == "inpaint") {
         check_choice(form, "mode", {"mask", "search"}, c);
-        const auto mode = c.params.value("mode", std::string("mask"));
+        mode = c.params.value("mode", std::string("mask"));
         check_text(form, "search_prompt", mode == "search", c);
     } else {
         check_number(form, "grow_mask", 0, 100, true, c);
     }
+    // Without a mask the area to inpaint is the image's transparent part.
+    if (img && !mask && mode == "mask" && field(form, "mask") == nullptr && !img->alpha) {
+        c.errors.push_back("mask: required when the image has no alpha channel");
+    }
+    c.params["mask"] = mask ? json(true) : json(false);
 }
 
 Checked validate(const SubmitEndpoint& ep, const Form& form) {
@@ -284,7 +290,9 @@ Response Provider::serve_result(Call& call, Generation& g) {
                                       {"finish_reason", g.finish_reason},
                                       {"seed", g.seed}});
         res.headers.front().second = "application/json; type=" + mime_of(g.format);
+        g.served_form = "json";
     } else {
+        g.served_form = "bytes";
         res.headers.emplace_back("content-type", mime_of(g.format));
         res.headers.emplace_back("finish-reason", g.finish_reason);
         res.headers.emplace_back("seed", std::to_string(g.seed));

@@ -400,6 +400,7 @@ nlohmann::json Provider::generations_json() const {
                        {"finish_reason", g.finish_reason},
                        {"seed", g.seed},
                        {"downloads", g.downloads},
+                       {"served_form", g.served_form},
                        {"input_sha256", g.input_sha256},
                        {"params", g.params},
                        {"created_at", g.created_at},

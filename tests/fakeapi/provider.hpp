@@ -33,6 +33,7 @@ struct Generation {
     nlohmann::json params;
     std::optional<std::string> result_sha256;
     int downloads = 0;
+    std::string served_form;     // "bytes" | "json": how the last result was asked for
     double last_poll_sent = -1;  // when the previous poll's answer went out, for early_polls
 };
 

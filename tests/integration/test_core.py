@@ -81,7 +81,7 @@ def test_bad_input_is_refused_and_nothing_sent(tmp):
 
 def test_429_rests_the_key(tmp):
     # The stand-in injects 429s: the key rests `lockout`, no job fails, nothing is lost.
-    with FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0"], gen_time=0.3, fault_429=0.15,
+    with FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0"], gen_time=0.3, fault_429=0.3,
                  seed=3, **FAKE_LIMITS) as api, \
             Genqd(tmp / "d", api, limits={"lockout": 0.5}) as d:
         ids = d.submit(write_images(tmp / "in", 8))

@@ -102,7 +102,8 @@ TEST_SUITE("watch.policy") {
     }
 
     TEST_CASE("error notes speak plainly") {
-        auto r = refusal_text("cat.png", {"invalid_image", "image: must be 1024x576 (got 800x600)"});
+        auto r =
+            refusal_text("cat.png", {"invalid_image", "image: must be 1024x576 (got 800x600)"});
         CHECK(r.find("cat.png was not queued") != std::string::npos);
         CHECK(r.find("1024x576") != std::string::npos);
         auto d = duplicate_text("cat.png", "01abc", JobState::running);

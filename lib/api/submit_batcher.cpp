@@ -1,0 +1,59 @@
+#include "api/submit_batcher.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+namespace genq::api {
+
+net::ServerResponse SubmitBatcher::submit(std::vector<app::SubmitRequest> reqs, Reply reply) {
+    if (!defer_) {
+        auto results = commit(reqs);
+        return reply(results);
+    }
+    if (pending_.empty()) defer_([this] { flush(); });
+    net::ServerResponse r;
+    r.deferred = std::make_shared<net::DeferredResponse>();
+    pending_.push_back({std::move(reqs), std::move(reply), r.deferred});
+    return r;
+}
+
+// One Intake::submit_many per source, so each job's history names where it came from.
+SubmitBatcher::Results SubmitBatcher::commit(std::vector<app::SubmitRequest>& reqs) {
+    std::map<std::string, std::vector<std::size_t>> by_source;
+    for (std::size_t i = 0; i < reqs.size(); ++i) by_source[reqs[i].source].push_back(i);
+    Results out(reqs.size(), Result<store::Job>(Error{"internal", "not submitted"}));
+    for (const auto& [source, idx] : by_source) {
+        std::vector<app::SubmitRequest> group;
+        group.reserve(idx.size());
+        for (auto i : idx) group.push_back(std::move(reqs[i]));
+        try {
+            auto results = intake_.submit_many(group);
+            for (std::size_t k = 0; k < idx.size(); ++k) out[idx[k]] = std::move(results[k]);
+        } catch (const std::exception& e) {
+            // The transaction rolled back: nothing of this group was committed, and each of its
+            // requests hears so.
+            spdlog::error("control: committing {} submission(s) failed: {}", idx.size(), e.what());
+            for (auto i : idx) out[i] = Error{"io_error", "cannot store the job"};
+        }
+    }
+    return out;
+}
+
+void SubmitBatcher::flush() {
+    auto batch = std::move(pending_);
+    pending_.clear();
+    std::vector<app::SubmitRequest> all;
+    for (auto& p : batch)
+        for (auto& r : p.reqs) all.push_back(std::move(r));
+    Results results = commit(all);
+    std::size_t next = 0;
+    for (auto& p : batch) {
+        Results mine(results.begin() + static_cast<std::ptrdiff_t>(next),
+                     results.begin() + static_cast<std::ptrdiff_t>(next + p.reqs.size()));
+        next += p.reqs.size();
+        p.out->complete(p.reply(mine));
+    }
+}
+
+}  // namespace genq::api
