@@ -174,6 +174,49 @@ std::optional<ImageInfo> read_image_info(std::string_view bytes) {
     return std::nullopt;
 }
 
+namespace {
+
+bool png_complete(std::string_view b) {
+    std::size_t pos = kPngSignature.size();
+    while (b.size() - pos >= 12) {  // length, type, CRC at least
+        const auto* p = reinterpret_cast<const unsigned char*>(b.data() + pos);
+        const std::uint64_t len = std::uint64_t{p[0]} << 24 | std::uint64_t{p[1]} << 16 |
+                                  std::uint64_t{p[2]} << 8 | p[3];
+        if (len > kPngMaxChunk || len + 12 > b.size() - pos) return false;
+        if (b.substr(pos + 4, 4) == "IEND") return true;
+        pos += static_cast<std::size_t>(len) + 12;
+    }
+    return false;
+}
+
+bool jpeg_complete(std::string_view b) {
+    // Entropy-coded data stuffs 0xFF as FF 00, so FF D9 / FF DA are real markers.
+    const auto eoi = b.rfind("\xFF\xD9");
+    if (eoi == std::string_view::npos || eoi < 2) return false;
+    const auto sos = b.rfind("\xFF\xDA");
+    return sos == std::string_view::npos || eoi > sos;
+}
+
+bool webp_complete(std::string_view b) {
+    if (b.size() < 12) return false;
+    const auto* p = reinterpret_cast<const unsigned char*>(b.data() + 4);
+    const std::uint64_t riff = std::uint64_t{p[0]} | std::uint64_t{p[1]} << 8 |
+                               std::uint64_t{p[2]} << 16 | std::uint64_t{p[3]} << 24;
+    return riff + 8 <= b.size();
+}
+
+}  // namespace
+
+bool image_is_complete(std::string_view bytes, ImageFormat f) {
+    switch (f) {
+        case ImageFormat::png: return bytes.substr(0, kPngSignature.size()) == kPngSignature &&
+                                      png_complete(bytes);
+        case ImageFormat::jpeg: return jpeg_complete(bytes);
+        case ImageFormat::webp: return webp_complete(bytes);
+    }
+    return false;
+}
+
 std::string_view format_name(ImageFormat f) {
     switch (f) {
         case ImageFormat::png: return "png";

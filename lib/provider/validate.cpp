@@ -287,6 +287,11 @@ Result<ImageInfo> validate_image(const Operation& op, std::string_view bytes,
                                         format_title(info->format) + ")");
     }
     if (auto st = check_dimensions(rule, *info, field); !st) return st.error();
+    if (!image_is_complete(bytes, info->format)) {
+        return invalid_image(field, "the " + format_title(info->format) +
+                                        " file is truncated (its header is intact but the file "
+                                        "ends early)");
+    }
     return *info;
 }
 

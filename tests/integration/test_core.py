@@ -110,7 +110,27 @@ def test_unauthorized_and_out_of_credit_keys(tmp):
         assert "test-key-1" not in d.log() and "test-key-2" not in d.log()
 
 
+def test_broken_config_and_missing_key_file(tmp):
+    import subprocess
+    from genqtest import GENQD
+    bad = tmp / "bad.toml"
+    bad.write_text('[limits]\nwindow = -1\npoll_intervall = 10\n[api]\nbase_url = "http://x"\n')
+    r = subprocess.run([str(GENQD), "--config", str(bad), "--check-config"], capture_output=True,
+                       text=True)
+    assert r.returncode == 2, r
+    for needle in ("bad.toml", "limits.window", "poll_intervall", "api.base_url"):
+        assert needle in r.stderr, (needle, r.stderr)
+    # A key file that is missing: genqd refuses to start, naming the key and the file.
+    d = Genqd(tmp / "d", None, start=False)
+    d.config.write_text(d.config.read_text().replace(
+        'env = "GENQ_TEST_KEY_MAIN"', 'file = "%s"' % (tmp / "nokey")))
+    r = subprocess.run([str(GENQD), "--config", str(d.config)], capture_output=True, text=True,
+                       env=d.env, timeout=30)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert 'key "main"' in r.stderr and "nokey" in r.stderr, r.stderr
+
+
 if __name__ == "__main__":
     run_tests([test_batch_two_keys_no_violations, test_provider_answers,
                test_bad_input_is_refused_and_nothing_sent, test_429_rests_the_key,
-               test_unauthorized_and_out_of_credit_keys])
+               test_unauthorized_and_out_of_credit_keys, test_broken_config_and_missing_key_file])

@@ -1,0 +1,331 @@
+"""Every operation of the table end to end against the stand-in, in both result forms (raw bytes
+with finish-reason/seed headers, JSON with base64); validation refusals per field; credit
+accounting and the [budget] daily_credits cap (SPEC §3-4, issue 6)."""
+
+import struct
+import subprocess
+import time
+import zlib
+
+from genqtest import BIN_DIR, GENQD, FakeApi, Genqd, run_tests, sha256_file
+from images import make_png, make_webp_header
+
+FAKE = dict(limit=10, window=1, lockout=2, poll_interval=0.5)
+PRICES = {"video": 20, "video-v2alpha": 20, "upscale": 25, "upscale-creative": 25,
+          "inpaint": 3, "inpaint-v2beta": 3}
+FILTERED = "4000000777"   # the stand-in's seed for a CONTENT_FILTERED success
+REFUSED = "4000000400"    # the stand-in's seed for a 400 bad_request
+MAGIC = {"mp4": lambda b: b[4:8] == b"ftyp", "png": lambda b: b[:8] == b"\x89PNG\r\n\x1a\n",
+         "jpg": lambda b: b[:3] == b"\xff\xd8\xff", "webp": lambda b: b[:4] == b"RIFF"
+         and b[8:12] == b"WEBP"}
+EXT_OF_FORMAT = {"mp4": "mp4", "png": "png", "jpeg": "jpg", "webp": "webp"}
+
+
+def _chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def make_png_rgba(width, height, seed=0):
+    """An 8-bit RGBA PNG whose centre quarter is transparent: inpaint's area without a mask."""
+    rows = []
+    for y in range(height):
+        row = bytearray(b"\x00")
+        for x in range(width):
+            clear = width // 4 <= x < 3 * width // 4 and height // 4 <= y < 3 * height // 4
+            row += bytes(((x + seed) % 256, y % 256, seed % 256, 0 if clear else 255))
+        rows.append(bytes(row))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
+            + _chunk(b"IDAT", zlib.compress(b"".join(rows), 1)) + _chunk(b"IEND", b""))
+
+
+def write(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def json_form(d):
+    """Switches a not yet started daemon to [api] result_form = "json", then starts it."""
+    text = d.config.read_text()
+    assert "timeout = 5\n" in text
+    d.config.write_text(text.replace("timeout = 5\n", 'timeout = 5\nresult_form = "json"\n', 1))
+    d.start()
+    return d
+
+
+def case_list(inp, tag):
+    """(kind, image, genqctl options, expected extension, expected finish reason) per case.
+    `tag` makes every input unique, so a sync job (no remote id) is found by its input hash."""
+    s = sum(map(ord, tag))
+    mask = write(inp / "mask.png", make_png(256, 256, seed=7))
+    mask_small = write(inp / "mask128.png", make_png(128, 128, seed=8))
+    return [
+        ("video", write(inp / "v.png", make_png(1024, 576, seed=s)), [], "mp4", "SUCCESS"),
+        ("video-v2alpha", write(inp / "v2.png", make_png(768, 768, seed=s + 1)),
+         ["--cfg-scale", "2.5", "--motion", "40"], "mp4", "SUCCESS"),
+        ("upscale", write(inp / "up.png", make_png(512, 512, seed=s + 2)),
+         ["--prompt", "a cat", "--output-format", "jpeg", "--creativity", "0.2"], "jpg", "SUCCESS"),
+        ("upscale", write(inp / "upf.png", make_png(256, 128, seed=s + 3)),
+         ["--prompt", "a cat", "--seed", FILTERED], "png", "CONTENT_FILTERED"),
+        ("upscale-creative", write(inp / "uc.webp", make_webp_header(300, 200 + s % 50)),
+         ["--prompt", "sharper", "--negative-prompt", "blur", "--output-format", "webp"],
+         "webp", "SUCCESS"),
+        ("inpaint", write(inp / "im.png", make_png(256, 256, seed=s + 4)),
+         ["--mode", "mask", "--prompt", "a hat", "--mask", str(mask)], "png", "SUCCESS"),
+        ("inpaint", write(inp / "is.png", make_png(256, 256, seed=s + 5)),
+         ["--mode", "search", "--search-prompt", "the dog", "--prompt", "a cat",
+          "--output-format", "webp"], "webp", "SUCCESS"),
+        ("inpaint", write(inp / "ia.png", make_png_rgba(96, 96, seed=s)),
+         ["--mode", "mask", "--prompt", "sky", "--output-format", "jpeg"], "jpg", "SUCCESS"),
+        ("inpaint-v2beta", write(inp / "ib.png", make_png(128, 128, seed=s + 6)),
+         ["--prompt", "a hat", "--mask", str(mask_small), "--grow-mask", "10",
+          "--output-format", "jpeg"], "jpg", "SUCCESS"),
+        ("inpaint-v2beta", write(inp / "iba.png", make_png_rgba(80, 80, seed=s + 1)),
+         ["--prompt", "sky", "--seed", FILTERED], "png", "CONTENT_FILTERED"),
+    ]
+
+
+def generation_of(gens, job):
+    """The stand-in's generation behind a job: by remote id (async), else by input hash (sync)."""
+    if job["remote_id"]:
+        return gens[job["remote_id"]]
+    found = [g for g in gens.values()
+             if g["input_sha256"] == job["input"]["sha256"] and g["kind"] == job["kind"]]
+    assert len(found) == 1, (job["id"], len(found))
+    return found[0]
+
+
+def check_case(api_gens, job, case, form):
+    kind, image, options, ext, reason = case
+    g = generation_of(api_gens, job)
+    where = "%s %s (%s form)" % (kind, image.name, form)
+    assert job["state"] == "succeeded", (where, job)
+    assert g["kind"] == kind and g["served_form"] == form, (where, g)
+    assert sha256_file(job["output"]) == g["sha256"], where
+    assert job["output"].endswith("/" + image.name.rsplit(".", 1)[0] + "." + ext), where
+    assert EXT_OF_FORMAT[g["format"]] == ext, (where, g["format"])
+    with open(job["output"], "rb") as f:
+        assert MAGIC[ext](f.read(16)), where
+    assert job["finish_reason"] == reason == g["finish_reason"], (where, job["finish_reason"])
+    assert job["seed"] == str(g["seed"]), (where, job["seed"], g["seed"])
+    assert job["cost"] == PRICES[kind], (where, job["cost"])
+    sent = g["params"]
+    if "--output-format" in options:
+        assert sent["output_format"] == options[options.index("--output-format") + 1], where
+    if kind.startswith("video"):  # all three numbers always sent
+        assert {"cfg_scale", "motion_bucket_id"} <= set(sent), (where, sent)
+    if kind.startswith("inpaint"):
+        assert sent["mask"] == ("--mask" in options), (where, sent)
+
+
+def run_all_kinds(tmp, api, form):
+    d = Genqd(tmp / form, api, start=False)
+    with (json_form(d) if form == "json" else d.start() or d):
+        cases = case_list(tmp / ("in-" + form), form)
+        ids = [d.submit([img], "--kind", kind, *opts)[0] for kind, img, opts, _, _ in cases]
+        jobs = d.wait_all(ids, timeout=120)
+        gens = api.generations()
+        for job, case in zip(jobs, cases):
+            check_case(gens, job, case, form)
+        # Per-key accounting: every case succeeded, so the key's total is the sum of prices.
+        expected = sum(PRICES[c[0]] for c in cases)
+        key = d.get_json("/v1/status")["keys"][0]
+        assert key["credits_today"] == expected == key["credits_total"], (key, expected)
+        r = d.ctl("status", check=0)
+        assert "CREDITS TODAY" in r.stdout and str(expected) in r.stdout, r.stdout
+
+
+def test_every_kind_bytes_form(tmp):
+    with FakeApi(BIN_DIR, tmp / "api", gen_time=0.3, **FAKE) as api:
+        run_all_kinds(tmp, api, "bytes")
+
+
+def test_every_kind_json_form(tmp):
+    with FakeApi(BIN_DIR, tmp / "api", gen_time=0.3, **FAKE) as api:
+        run_all_kinds(tmp, api, "json")
+
+
+def test_result_form_is_validated(tmp):
+    d = Genqd(tmp / "d", None, start=False)
+    text = d.config.read_text().replace("timeout = 5\n", 'timeout = 5\nresult_form = "xml"\n', 1)
+    d.config.write_text(text)
+    r = subprocess.run([str(GENQD), "--config", str(d.config), "--check-config"], env=d.env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "api.result_form" in r.stderr and "bytes|json" in r.stderr, r.stderr
+
+
+def test_refusals_per_field(tmp):
+    inp = tmp / "in"
+    rgb = write(inp / "rgb.png", make_png(256, 256, seed=1))
+    rgb128 = write(inp / "rgb128.png", make_png(128, 128, seed=2))
+    video = write(inp / "video.png", make_png(1024, 576, seed=3))
+    mask = write(inp / "mask.png", make_png(256, 256, seed=4))
+    huge = write(inp / "huge.png", make_png(2048, 1024, seed=5))   # 2,097,152 px
+    thin = write(inp / "thin.png", make_png(40, 200, seed=6))      # a side under 64
+    tiny = write(inp / "tiny.png", make_png(50, 50, seed=7))       # 2,500 px
+    webp = write(inp / "video.webp", make_webp_header(1024, 576))
+    up = ["--kind", "upscale", "--prompt", "p"]
+    inpaint = ["--kind", "inpaint", "--prompt", "p"]
+    cases = [
+        ([rgb, "--kind", "upscale"], "prompt: is required"),
+        ([rgb, "--kind", "upscale-creative", "--prompt", ""], "prompt"),
+        ([rgb, "--kind", "inpaint-v2beta", "--mask", mask], "prompt: is required"),
+        ([rgb, *up, "--prompt", "x" * 10001], "prompt"),
+        ([rgb, *up, "--creativity", "0.5"], "creativity: must be a number from 0 to 0.35"),
+        ([rgb, *up, "--creativity", "-0.1"], "creativity"),
+        ([rgb, *up, "--output-format", "gif"], "output_format: must be one of png, jpeg or webp"),
+        ([rgb, *up, "--seed", "4294967295"], "seed"),
+        ([rgb, *up, "--motion", "40"], "motion_bucket_id: unknown field for upscale"),
+        ([video, "--prompt", "p"], "prompt: unknown field for video"),
+        ([huge, *up], "image: must have 4096 to 1048576 pixels"),
+        ([thin, *up], "image: each side must be at least 64 pixels"),
+        ([tiny, *inpaint, "--mode", "search", "--search-prompt", "x"], "image: must have 4096"),
+        ([webp], "image: must be a PNG or JPEG image"),
+        ([video, "--mask", mask], "mask: kind \"video\" takes no mask"),
+        ([rgb, *up, "--mask", mask], "mask: kind \"upscale\" takes no mask"),
+        ([rgb, *inpaint, "--mode", "search"], "search_prompt: required when mode is search"),
+        ([rgb, *inpaint], "mode: is required"),
+        ([rgb, *inpaint, "--mode", "blur"], "mode: must be one of mask or search"),
+        ([rgb, *inpaint, "--mode", "mask"], "image: has no alpha channel and no mask"),
+        ([rgb128, "--kind", "inpaint-v2beta", "--prompt", "p"], "image: has no alpha channel"),
+        ([rgb128, "--kind", "inpaint-v2beta", "--prompt", "p", "--mask", mask,
+          "--grow-mask", "101"], "grow_mask: must be an integer from 0 to 100"),
+        ([rgb, *inpaint, "--mode", "mask", "--mask", tiny], "mask: must have 4096"),
+    ]
+    with FakeApi(BIN_DIR, tmp / "api", **FAKE) as api, Genqd(tmp / "d", api) as d:
+        for args, needle in cases:
+            r = d.ctl("submit", *[str(a) for a in args])
+            assert r.returncode == 1, (args, r.returncode, r.stdout, r.stderr)
+            assert needle in r.stderr, (args, r.stderr)
+            assert r.stdout == "", (args, r.stdout)
+        assert d.get_json("/v1/jobs")["jobs"] == []
+        assert api.stats()["requests"] == 0
+
+
+# ---- credits and the daily cap --------------------------------------------------------------
+
+def states(d, ids):
+    return [d.job(i) for i in ids]
+
+
+def wait_for(what, predicate, timeout=60, step=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "timed out waiting for " + what
+        time.sleep(step)
+
+
+def count(jobs, state):
+    return sum(1 for j in jobs if j["state"] == state)
+
+
+def assert_held(d, api, ids, succeeded, submits, settle=1.5):
+    """Exactly `succeeded` jobs done, the rest queued for the budget, and no further submission
+    reaches the provider while they wait."""
+    time.sleep(settle)
+    jobs = states(d, ids)
+    assert count(jobs, "succeeded") == succeeded, [j["state"] for j in jobs]
+    waiting = [j for j in jobs if j["state"] != "succeeded"]
+    assert all(j["state"] == "queued" and j["wait_reason"] == "budget" for j in waiting), \
+        [(j["state"], j["wait_reason"]) for j in waiting]
+    assert api.stats()["submits"] == submits, api.stats()
+
+
+def test_budget_cap_exact_with_many_waiting(tmp):
+    with FakeApi(BIN_DIR, tmp / "api", gen_time=0.8, **FAKE) as api, \
+            Genqd(tmp / "d", api, extra="[budget]\ndaily_credits = 60") as d:
+        images = [write(tmp / "in" / ("v%02d.png" % i), make_png(1024, 576, seed=i))
+                  for i in range(10)]
+        ids = d.submit(images)
+        # While the first three run, their price is reserved: never a fourth in flight.
+        peak = 0
+        deadline = time.monotonic() + 60
+        while count(states(d, ids), "succeeded") < 3:
+            jobs = states(d, ids)
+            peak = max(peak, sum(1 for j in jobs if j["state"] in ("submitting", "running")))
+            assert time.monotonic() < deadline, [j["state"] for j in jobs]
+            time.sleep(0.05)
+        assert peak <= 3, peak
+        assert_held(d, api, ids, 3, 3)
+        status = d.get_json("/v1/status")
+        assert status["budget"]["spent_today"] == 60, status["budget"]
+        assert status["keys"][0]["credits_today"] == 60, status["keys"]
+        assert "budget: 60 of 60 credits today" in d.ctl("status", check=0).stdout
+        # A plain resume does not lift the cap.
+        d.ctl("resume", check=0)
+        assert_held(d, api, ids, 3, 3, settle=1)
+        # A reload with a higher cap lets exactly two more go (100 = 5 x 20).
+        d.config.write_text(d.config.read_text().replace("daily_credits = 60",
+                                                         "daily_credits = 100"))
+        d.ctl("reload", check=0)
+        wait_for("five successes", lambda: count(states(d, ids), "succeeded") >= 5)
+        assert_held(d, api, ids, 5, 5)
+        # resume --budget lifts today's cap: the rest go.
+        d.ctl("resume", "--budget", check=0)
+        jobs = d.wait_all(ids, timeout=90)
+        assert count(jobs, "succeeded") == 10
+        assert all(j["cost"] == 20 for j in jobs)
+        status = d.get_json("/v1/status")
+        assert status["keys"][0]["credits_today"] == 200 == status["keys"][0]["credits_total"]
+
+
+def submit_one(d, path, *options):
+    return d.submit([path], *options)[0]
+
+
+def test_accounting_survives_restart(tmp):
+    """Mixed prices up to a cap of exactly 53; failures cost nothing, CONTENT_FILTERED costs the
+    price; per-key totals, the cap and the waiting jobs all survive a SIGKILL restart."""
+    inp = tmp / "in"
+    with FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0", "test-key-1"], gen_time=0.5,
+                 **FAKE) as api:
+        d = Genqd(tmp / "d", api, keys={"main": 1, "second": 1},
+                  extra="[budget]\ndaily_credits = 53")
+        rgb = write(inp / "rgb.png", make_png(256, 256, seed=1))
+        mask = write(inp / "mask.png", make_png(256, 256, seed=2))
+        inpaint = ["--kind", "inpaint", "--mode", "mask", "--prompt", "p", "--mask", str(mask)]
+        failed = submit_one(d, rgb, *inpaint, "--key", "main", "--seed", REFUSED)
+        assert d.wait_all([failed])[0]["state"] == "failed"
+        up = ["--kind", "upscale", "--prompt", "p"]
+        charged = [submit_one(d, write(inp / "u1.png", make_png(512, 512, seed=3)), *up,
+                              "--key", "main"),
+                   submit_one(d, write(inp / "u2.png", make_png(512, 512, seed=4)), *up,
+                              "--key", "second"),
+                   submit_one(d, rgb, *inpaint, "--key", "second", "--seed", FILTERED)]
+        jobs = d.wait_all(charged)
+        assert [j["cost"] for j in jobs] == [25, 25, 3], jobs
+        assert jobs[2]["finish_reason"] == "CONTENT_FILTERED"
+        assert d.job(failed)["cost"] == 0
+        held = [submit_one(d, rgb, *inpaint, "--key", "main"),
+                submit_one(d, write(inp / "v.png", make_png(1024, 576, seed=5)))]
+        assert_held(d, api, held, 0, 4)
+
+        def check_accounts():
+            status = d.get_json("/v1/status")
+            keys = {k["name"]: (k["credits_today"], k["credits_total"]) for k in status["keys"]}
+            assert keys == {"main": (25, 25), "second": (28, 28)}, keys
+            assert status["budget"]["spent_today"] == 53 and status["budget"]["daily_credits"] == 53
+
+        check_accounts()
+        d.kill()
+        d.start()
+        check_accounts()
+        assert_held(d, api, held, 0, 4)
+        d.ctl("resume", "--budget", check=0)
+        jobs = d.wait_all(held)
+        assert [j["state"] for j in jobs] == ["succeeded", "succeeded"]
+        status = d.get_json("/v1/status")
+        keys = {k["name"]: k["credits_total"] for k in status["keys"]}
+        assert keys["main"] + keys["second"] == 76, keys
+        d.stop()
+
+
+if __name__ == "__main__":
+    run_tests([test_every_kind_bytes_form, test_every_kind_json_form, test_result_form_is_validated,
+               test_refusals_per_field, test_budget_cap_exact_with_many_waiting,
+               test_accounting_survives_restart])
