@@ -11,6 +11,7 @@ clients. Every job is durable before its answer (spool synced, row committed wit
 
 import argparse
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -137,6 +138,9 @@ def main():
         small_pngs(ctl_dir, args.genqctl_jobs, "c")
         curl_paths = small_pngs(tmp / "curl", args.curl_clients * args.curl_jobs, "u")
         groups = [curl_paths[i::args.curl_clients] for i in range(args.curl_clients)]
+        # genqd syncs the spool's file system (syncfs): flush the staged files now, so the
+        # numbers do not include writing back the benchmark's own input.
+        os.sync()
         d = Genqd(tmp / "d", start=False)
         # Debug logging writes a line per request; a production daemon runs at info.
         d.config.write_text(d.config.read_text().replace('log_level = "debug"',
@@ -153,6 +157,9 @@ def main():
             mark = len(probe.samples)
             n_curl, t_curl = run_curls(d, groups)
             during_curl = probe.samples[mark:]
+            mark = len(probe.samples)
+            time.sleep(0.5)  # idle again, with every job in the table: the cost of status itself
+            idle_after = probe.samples[mark:]
             probe.stop()
             counts = d.get_json("/v1/status")["counts"]
             assert counts.get("queued") == n_ctl + n_curl, counts
@@ -164,6 +171,7 @@ def main():
             "status_idle": latency(idle) if idle else None,
             "status_during_genqctl": latency(during_ctl),
             "status_during_curl": latency(during_curl),
+            "status_idle_after": latency(idle_after),
         }))
 
 

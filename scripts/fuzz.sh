@@ -55,7 +55,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$out/new-$t"
   echo "== fuzz $t for ${seconds}s"
   set +e
-  "$bin" "$out/new-$t" "$corpus" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
+  "$bin" "$out/new-$t" "$corpus" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
       -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$out/crash-$t-" 2>"$out/fuzz_$t.log"
   rc=$?
@@ -67,9 +67,18 @@ for t in "${targets[@]}"; do
     echo "!! $t: fuzzer stopped with $rc; see $out/fuzz_$t.log and $out/crash-$t-*"
     grep -m5 -E 'ERROR|SUMMARY|invariant' "$out/fuzz_$t.log" || true
   fi
-  # Keep the corpus small: merge only the inputs that add coverage.
-  "$bin" -merge=1 "$corpus" "$out/new-$t" >/dev/null 2>&1 || true
-  rm -rf "$out/new-$t"
+  # Keep the corpus small: the named files (seeds, regression-*) stay; the fuzzer's own finds
+  # (named by their sha1) are replaced by a minimal set that covers everything seen.
+  rm -rf "$out/min-$t" && mkdir -p "$out/min-$t"
+  "$bin" -merge=1 "$out/min-$t" "$corpus" "$out/new-$t" >/dev/null 2>&1 || true
+  if [ -n "$(ls -A "$out/min-$t")" ]; then
+    named=$(find "$corpus" -type f ! -regex '.*/[0-9a-f]\{40\}' -exec sha1sum {} + | cut -c1-40)
+    find "$corpus" -type f -regex '.*/[0-9a-f]\{40\}' -delete
+    for f in "$out/min-$t"/*; do
+      echo "$named" | grep -q "^$(basename "$f")$" || cp "$f" "$corpus/"
+    done
+  fi
+  rm -rf "$out/new-$t" "$out/min-$t"
   echo "   $t: $execs executions, corpus $(ls "$corpus" | wc -l) files"
 done
 echo "== fuzz: $total_execs executions, $crashes target(s) crashed"

@@ -28,7 +28,8 @@ struct Tracked {
 
 class Progress {
   public:
-    Progress(std::vector<std::string> ids, bool tty) : ids_(std::move(ids)), tty_(tty) {}
+    enum class Mode { terminal, lines, quiet };  // quiet: --json prints the jobs at the end
+    Progress(std::vector<std::string> ids, Mode mode) : ids_(std::move(ids)), mode_(mode) {}
 
     void update(const nlohmann::json& job) {
         std::string id = job.value("id", "");
@@ -36,9 +37,9 @@ class Progress {
         Tracked t{job.value("state", "?"), job.value("polls", 0), note_of(job)};
         bool changed = jobs_[id].state != t.state;
         jobs_[id] = t;
-        if (tty_)
+        if (mode_ == Mode::terminal)
             redraw();
-        else if (changed)
+        else if (changed && mode_ == Mode::lines)
             std::printf("%s %s %s\n", id.c_str(), t.state.c_str(), t.note.c_str());
         std::fflush(stdout);
     }
@@ -82,7 +83,7 @@ class Progress {
     }
 
     std::vector<std::string> ids_;
-    bool tty_;
+    Mode mode_;
     bool drawn_ = false;
     std::map<std::string, Tracked> jobs_;
     Clock::time_point start_ = Clock::now();
@@ -138,7 +139,9 @@ bool follow_events(Ctl& ctl, const std::vector<std::string>& ids, Progress& prog
 
 int wait_for_jobs(Ctl& ctl, const std::vector<std::string>& ids, double timeout) {
     arm_deadline(timeout);
-    Progress progress(ids, stdout_is_tty() && !ctl.json);
+    Progress progress(ids, ctl.json          ? Progress::Mode::quiet
+                           : stdout_is_tty() ? Progress::Mode::terminal
+                                             : Progress::Mode::lines);
     for (const auto& id : ids) progress.update(ctl.call_json("GET", "/v1/jobs/" + url_encode(id)));
     if (!follow_events(ctl, ids, progress)) {
         std::fprintf(stderr, "genqctl: lost the event stream of genqd at %s\n", ctl.socket.c_str());

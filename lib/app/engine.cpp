@@ -68,6 +68,13 @@ std::string file_head(const std::string& path) {
     return head;
 }
 
+// Credits are whole numbers in practice: "60", not "60.0", in status output.
+nlohmann::json credits_json(double credits) {
+    if (std::nearbyint(credits) == credits && std::fabs(credits) < 1e15)
+        return static_cast<std::int64_t>(credits);
+    return credits;
+}
+
 std::string param_text(const nlohmann::json& v) {
     if (v.is_string()) return v.get<std::string>();
     if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
@@ -776,7 +783,7 @@ nlohmann::json Engine::status_json() const {
             {"counts", i.jobs.counts_by_state()},
             {"keys", keys},
             {"budget",
-             {{"daily_credits", i.settings.daily_credits},
+             {{"daily_credits", credits_json(i.settings.daily_credits)},
               {"spent_today", spent_today},
               {"override", i.budget_override}}}};
 }

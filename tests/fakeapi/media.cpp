@@ -36,15 +36,7 @@ std::optional<ImageInfo> sniff_png(std::string_view d) {
     if (d.size() < 24 || d.substr(0, 8) != sig || d.substr(12, 4) != "IHDR") {
         return std::nullopt;
     }
-    auto info = checked("png", be32(d, 16), be32(d, 20));
-    if (info) {
-        // Colour types 4 and 6 carry alpha; a tRNS chunk (before the data) adds it to others.
-        const auto idat = d.find("IDAT");
-        const auto trns = d.find("tRNS");
-        info->alpha = d.size() > 25 && (u8(d, 25) == 4 || u8(d, 25) == 6);
-        info->alpha = info->alpha || (trns != std::string_view::npos && trns < idat);
-    }
-    return info;
+    return checked("png", be32(d, 16), be32(d, 20));
 }
 
 // Start-of-frame markers carry the dimensions; C4 (DHT), C8 (JPG) and CC (DAC) share the range.
@@ -102,14 +94,10 @@ std::optional<ImageInfo> sniff_webp(std::string_view d) {
             return std::nullopt;
         }
         const auto bits = le32(d, 21);
-        auto info = checked("webp", (bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1);
-        if (info) info->alpha = ((bits >> 28) & 1) != 0;
-        return info;
+        return checked("webp", (bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1);
     }
     if (chunk == "VP8X") {
-        auto info = checked("webp", le24(d, 24) + 1, le24(d, 27) + 1);
-        if (info) info->alpha = (u8(d, 20) & 0x10) != 0;
-        return info;
+        return checked("webp", le24(d, 24) + 1, le24(d, 27) + 1);
     }
     return std::nullopt;
 }

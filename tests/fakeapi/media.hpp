@@ -16,7 +16,6 @@ struct ImageInfo {
     std::string format;  // png | jpeg | webp
     std::uint32_t width = 0;
     std::uint32_t height = 0;
-    bool alpha = false;  // PNG colour type 4/6 or tRNS, WebP alpha flag: inpaint's default mask
 };
 
 // Format and dimensions from the file header; nullopt when it is none of PNG, JPEG, WebP.

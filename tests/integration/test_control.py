@@ -382,7 +382,8 @@ def test_reload(tmp):
         d.ctl("reload", check=0)
         names = sorted(k["name"] for k in json.loads(d.ctl("--json", "keys", check=0).stdout))
         assert names == ["main", "second"], names
-        d.config.write_text(good + "[limits]\nwindow = -3\n")
+        assert "\nwindow = 1\n" in good
+        d.config.write_text(good.replace("\nwindow = 1\n", "\nwindow = -3\n"))
         r = d.ctl("reload")
         assert r.returncode == 1 and "window" in r.stderr, r.stderr
         # The running configuration stays.
@@ -435,9 +436,9 @@ def test_metrics_families(tmp):
 
 # ---- one daemon per socket and state directory -------------------------------------------------
 
-def run_genqd(config, timeout=10):
+def run_genqd(d, config, timeout=10):
     return subprocess.run([str(BIN_DIR / "genqd"), "--config", str(config)], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, env=d.env, timeout=timeout)
 
 
 def test_second_daemon_refused_and_stale_socket(tmp):
@@ -445,11 +446,11 @@ def test_second_daemon_refused_and_stale_socket(tmp):
         text = d.config.read_text()
         other = tmp / "other.toml"
         other.write_text(text.replace(str(d.state), str(tmp / "state2")))
-        r = run_genqd(other)
+        r = run_genqd(d, other)
         assert r.returncode == 1 and "another genqd is serving on " + d.socket in r.stdout + \
             r.stderr, r
         other.write_text(text.replace(d.socket, str(tmp / "other.sock")))
-        r = run_genqd(other)
+        r = run_genqd(d, other)
         assert r.returncode == 1 and "already using the state directory" in r.stdout + r.stderr
         assert d.get_json("/v1/status")["counts"] is not None  # the first one is unharmed
         d.kill()

@@ -45,13 +45,12 @@ def write(path, data):
     return path
 
 
-def json_form(d):
-    """Switches a not yet started daemon to [api] result_form = "json", then starts it."""
+def set_result_form(d, form):
+    """Adds [api] result_form to a daemon's config (the harness writes [api] itself)."""
     text = d.config.read_text()
     assert "timeout = 5\n" in text
-    d.config.write_text(text.replace("timeout = 5\n", 'timeout = 5\nresult_form = "json"\n', 1))
-    d.start()
-    return d
+    d.config.write_text(text.replace("timeout = 5\n", 'timeout = 5\nresult_form = "%s"\n' % form,
+                                     1))
 
 
 def case_list(inp, tag):
@@ -121,7 +120,10 @@ def check_case(api_gens, job, case, form):
 
 def run_all_kinds(tmp, api, form):
     d = Genqd(tmp / form, api, start=False)
-    with (json_form(d) if form == "json" else d.start() or d):
+    if form == "json":
+        set_result_form(d, form)
+    d.start()
+    with d:
         cases = case_list(tmp / ("in-" + form), form)
         ids = [d.submit([img], "--kind", kind, *opts)[0] for kind, img, opts, _, _ in cases]
         jobs = d.wait_all(ids, timeout=120)
@@ -148,8 +150,7 @@ def test_every_kind_json_form(tmp):
 
 def test_result_form_is_validated(tmp):
     d = Genqd(tmp / "d", None, start=False)
-    text = d.config.read_text().replace("timeout = 5\n", 'timeout = 5\nresult_form = "xml"\n', 1)
-    d.config.write_text(text)
+    set_result_form(d, "xml")
     r = subprocess.run([str(GENQD), "--config", str(d.config), "--check-config"], env=d.env,
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2, (r.returncode, r.stderr)
@@ -172,7 +173,7 @@ def test_refusals_per_field(tmp):
         ([rgb, "--kind", "upscale"], "prompt: is required"),
         ([rgb, "--kind", "upscale-creative", "--prompt", ""], "prompt"),
         ([rgb, "--kind", "inpaint-v2beta", "--mask", mask], "prompt: is required"),
-        ([rgb, *up, "--prompt", "x" * 10001], "prompt"),
+        ([rgb, "--kind", "upscale", "--prompt", "x" * 10001], "prompt: must be a string of 1"),
         ([rgb, *up, "--creativity", "0.5"], "creativity: must be a number from 0 to 0.35"),
         ([rgb, *up, "--creativity", "-0.1"], "creativity"),
         ([rgb, *up, "--output-format", "gif"], "output_format: must be one of png, jpeg or webp"),
@@ -197,9 +198,10 @@ def test_refusals_per_field(tmp):
     with FakeApi(BIN_DIR, tmp / "api", **FAKE) as api, Genqd(tmp / "d", api) as d:
         for args, needle in cases:
             r = d.ctl("submit", *[str(a) for a in args])
-            assert r.returncode == 1, (args, r.returncode, r.stdout, r.stderr)
-            assert needle in r.stderr, (args, r.stderr)
-            assert r.stdout == "", (args, r.stdout)
+            shown = " ".join(str(a)[:40] for a in args)
+            assert r.returncode == 1, (shown, r.returncode, r.stdout, r.stderr[:300])
+            assert needle in r.stderr, (shown, r.stderr[:300])
+            assert r.stdout == "", (shown, r.stdout)
         assert d.get_json("/v1/jobs")["jobs"] == []
         assert api.stats()["requests"] == 0
 
