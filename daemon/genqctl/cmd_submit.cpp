@@ -56,7 +56,7 @@ void add_optional(genq::provider::MultipartBuilder& mp, const char* name,
 
 // Files per request and bytes per request: one request (and one commit in genqd) carries many
 // jobs, and stays well below genqd's 32 MiB body limit.
-constexpr std::size_t kBatchFiles = 48;  // genqd parses at most 64 parts
+constexpr std::size_t kBatchFiles = 16;  // genqd parses at most 64 parts
 constexpr std::size_t kBatchBytes = 24 * 1024 * 1024;
 
 struct Input {

@@ -443,7 +443,9 @@ struct Engine::Impl {
         auto placed = outputs.place(job, part, ext, [](const Job& j) {
             Job final_view = j;
             final_view.state = JobState::succeeded;
-            return store::to_json(final_view).dump(2) + "\n";
+            return store::to_json(final_view).dump(2, ' ', false,
+                                                    nlohmann::json::error_handler_t::replace) +
+                   "\n";
         });
         if (!placed) {
             job.cost = 0;

@@ -3,6 +3,7 @@
 #include "core/clock.hpp"
 #include "core/ids.hpp"
 #include "provider/operation.hpp"
+#include "provider/utf8.hpp"
 #include "provider/validate.hpp"
 #include "store/job_store.hpp"
 #include "store/spool.hpp"
@@ -20,7 +21,12 @@ std::string clean_name(const std::string& name) {
                                        : name.find_last_of('/') + 1);
     std::string out;
     for (unsigned char c : base)
-        if (c >= 0x20 && c != 0x7f && out.size() < 255) out += static_cast<char>(c);
+        if (c >= 0x20 && c != 0x7f) out += static_cast<char>(c);
+    // Names travel in JSON (API, metadata, events): bytes that are not UTF-8 become '_'.
+    if (!provider::is_valid_utf8(out))
+        for (auto& c : out)
+            if (static_cast<unsigned char>(c) >= 0x80) c = '_';
+    out = provider::truncate_utf8(out, 255);
     return out.empty() ? "image" : out;
 }
 

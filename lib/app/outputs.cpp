@@ -72,7 +72,9 @@ Status Outputs::place(store::Job& job, const std::string& part, std::string_view
 }
 
 Status Outputs::write_metadata(const store::Job& job) {
-    return write_file_durably(job.output + ".json", store::to_json(job).dump(2) + "\n");
+    std::string text =
+        store::to_json(job).dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+    return write_file_durably(job.output + ".json", text + "\n");
 }
 
 }  // namespace genq::app
