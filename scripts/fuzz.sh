@@ -70,10 +70,10 @@ for t in "${targets[@]}"; do
   # Keep the corpus small: the named files (seeds, regression-*) stay; the fuzzer's own finds
   # (named by their sha1) are replaced by a minimal set that covers everything seen.
   rm -rf "$out/min-$t" && mkdir -p "$out/min-$t"
-  "$bin" -merge=1 "$out/min-$t" "$corpus" "$out/new-$t" >/dev/null 2>&1 || true
+  "$bin" -set_cover_merge=1 -use_counters=0 -max_len=4096 "$out/min-$t" "$corpus" "$out/new-$t" >/dev/null 2>&1 || true
   if [ -n "$(ls -A "$out/min-$t")" ]; then
-    named=$(find "$corpus" -type f ! -regex '.*/[0-9a-f]\{40\}' -exec sha1sum {} + | cut -c1-40)
-    find "$corpus" -type f -regex '.*/[0-9a-f]\{40\}' -delete
+    named=$(find "$corpus" -regextype posix-basic -type f ! -regex '.*/[0-9a-f]\{40\}' -exec sha1sum {} + | cut -c1-40)
+    find "$corpus" -regextype posix-basic -type f -regex '.*/[0-9a-f]\{40\}' -delete
     for f in "$out/min-$t"/*; do
       echo "$named" | grep -q "^$(basename "$f")$" || cp "$f" "$corpus/"
     done

@@ -40,9 +40,20 @@ SubmitBatcher::Results SubmitBatcher::commit(std::vector<app::SubmitRequest>& re
     return out;
 }
 
+// At most this many jobs per commit (whole requests, so a large batch request may exceed it):
+// the loop blocks for one commit at a time, and a status request waits for one group at most.
+constexpr std::size_t kMaxJobsPerCommit = 16;
+
 void SubmitBatcher::flush() {
-    auto batch = std::move(pending_);
-    pending_.clear();
+    std::vector<Pending> batch;
+    std::size_t jobs = 0;
+    auto it = pending_.begin();
+    for (; it != pending_.end() && jobs < kMaxJobsPerCommit; ++it) {
+        jobs += it->reqs.size();
+        batch.push_back(std::move(*it));
+    }
+    pending_.erase(pending_.begin(), it);
+    if (!pending_.empty()) defer_([this] { flush(); });  // the rest after other work had a turn
     std::vector<app::SubmitRequest> all;
     for (auto& p : batch)
         for (auto& r : p.reqs) all.push_back(std::move(r));

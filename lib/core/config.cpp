@@ -911,11 +911,61 @@ ConfigLocation locate_config(const std::string& explicit_path, const Environment
     return locate_config(explicit_path, env, ::geteuid() == 0);
 }
 
+namespace {
+
+// toml++ 3.3 reaches __builtin_unreachable (undefined behaviour) when it meets some non-ASCII
+// characters outside strings and comments, e.g. "a = \u03D5" (found by tests/fuzz/fuzz_config).
+// TOML allows non-ASCII only inside strings and comments, so such text is refused here, before
+// the parser sees it. Returns the 1-based line of the first offending byte, or 0.
+std::size_t non_ascii_outside_strings(std::string_view t) {
+    std::size_t line = 1;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        const char c = t[i];
+        if (c == '\n') {
+            ++line;
+        } else if (c == '#') {
+            while (i + 1 < t.size() && t[i + 1] != '\n') ++i;
+        } else if (c == '"' || c == '\'') {
+            const bool multi = t.compare(i, 3, std::string(3, c)) == 0;
+            const std::string_view close = multi ? std::string_view(c == '"' ? "\"\"\"" : "\'\'\'")
+                                                 : std::string_view(c == '"' ? "\"" : "'");
+            i += multi ? 3 : 1;
+            for (; i < t.size(); ++i) {
+                if (t[i] == '\n') {
+                    if (!multi) break;  // an unterminated string: toml++ reports it
+                    ++line;
+                } else if (c == '"' && t[i] == '\\') {
+                    if (i + 1 < t.size() && t[i + 1] == '\n') ++line;
+                    ++i;  // the escaped character
+                } else if (t.compare(i, close.size(), close) == 0) {
+                    // """a"""" : up to two quotes may end a multi-line string's content
+                    if (multi)
+                        while (i + 3 < t.size() && t[i + 3] == c) ++i;
+                    i += close.size() - 1;
+                    break;
+                }
+            }
+            if (i < t.size() && t[i] == '\n') ++line;
+        } else if (static_cast<unsigned char>(c) >= 0x80) {
+            return line;
+        }
+    }
+    return 0;
+}
+
+}  // namespace
+
 ConfigLoad parse_config(const std::string& toml_text, const std::string& file,
                         const Environment& env) {
     ConfigLoad out;
     out.config.file = file;
     Ctx ctx{file, base_dir_of(file), out.problems};
+    if (std::size_t line = non_ascii_outside_strings(toml_text); line != 0) {
+        out.problems.push_back({file + ":" + std::to_string(line), "",
+                                "non-ASCII character outside a string or comment"});
+        apply_environment(ctx, env, out.config);
+        return out;
+    }
     try {
         toml::table root = toml::parse(std::string_view(toml_text), std::string_view(file));
         parse_root(ctx, root, out.config);

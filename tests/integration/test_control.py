@@ -53,7 +53,8 @@ class SseClient:
     def __init__(self, path):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(path)
-        self.sock.sendall(b"GET /v1/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        self.sock.sendall(b"GET /v1/events HTTP/1.1\r\nHost: x\r\n"
+                          b"Accept: text/event-stream\r\n\r\n")
         self.events = []
         self.header = b""
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -414,7 +415,7 @@ def test_paging_with_cursor(tmp):
         assert status == 400 and b"queued" in body
         status, _ = d.request("GET", "/v1/jobs?limit=0")
         assert status == 400
-        # A batch submission answers one result per image.
+        # Newest first: the first page of one is the last job submitted.
         status, body = d.request("GET", "/v1/jobs?limit=1")
         assert json.loads(body)["jobs"][0]["id"] == max(ids)
 
@@ -425,8 +426,9 @@ def test_metrics_families(tmp):
         status, body = d.request("GET", "/metrics")
         text = body.decode()
         assert status == 200
-        for family in ("genq_jobs", "genq_provider_requests_total", "genq_provider_rate_limited_total",
-                       "genq_key_lockouts_total", "genq_polls_total", "genq_downloaded_bytes_total",
+        for family in ("genq_jobs", "genq_provider_requests_total",
+                       "genq_provider_rate_limited_total", "genq_key_lockouts_total",
+                       "genq_polls_total", "genq_downloaded_bytes_total",
                        "genq_request_duration_seconds", "genq_key_requests_in_window",
                        "genq_key_in_flight"):
             assert "# TYPE %s " % family in text, family
