@@ -123,14 +123,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--jobs", type=int, default=2000)
     ap.add_argument("--queued", type=int, default=100000)
-    ap.add_argument("--margin", type=float, default=0.025, help="safety margin (s), scaled")
+    ap.add_argument("--margin", type=float, default=0.05, help="safety margin (s), scaled")
     ap.add_argument("--video-bytes", type=int, default=50000)
     ap.add_argument("--bin", default=os.environ.get("GENQ_BIN_DIR", str(HERE.parent / "build")))
     args = ap.parse_args()
     genqtest.BIN_DIR = Path(args.bin)
     genqtest.GENQD = genqtest.BIN_DIR / "genqd"
     genqtest.GENQCTL = genqtest.BIN_DIR / "genqctl"
+    keep = os.environ.get("GENQ_BENCH_KEEP")
     with tempfile.TemporaryDirectory(prefix="genq-bench-") as tmp:
+        tmp = keep or tmp
         result = {"throughput": run_throughput(Path(tmp), args)}
         if args.queued > 0:
             result["queued"] = run_queued(Path(tmp), args.queued)

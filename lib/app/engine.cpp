@@ -499,7 +499,7 @@ struct Engine::Impl {
                 }
                 std::string id = top->second;
                 polls.pop(key);
-                keys.reserve(key);
+                keys.reserve(key, now_s);
                 spawn(poll(id, key));
             }
         }
@@ -562,7 +562,7 @@ struct Engine::Impl {
         if (!transition(job, JobState::submitting,
                         fmt::format("attempt {} with key {}", job.attempts, *key), false))
             return false;
-        keys.reserve(*key);
+        keys.reserve(*key, now_s);
         keys.add_in_flight(*key, 1);
         active[job.id] = job;
         spawn(submit(job.id));

@@ -52,10 +52,14 @@ const KeyPool::Key* KeyPool::find(std::string_view name) const {
     return it == keys_.end() ? nullptr : &it->second;
 }
 
+TimePoint KeyPool::paced(const Key& k) const {
+    return k.last_decided + limits_.window / std::max(1, limits_.requests_per_window);
+}
+
 bool KeyPool::can_take_submit(const Key& k, TimePoint now) const {
     if (k.status != KeyStatus::active || k.paused || now < k.locked_until) return false;
     if (limits_.max_in_flight > 0 && k.in_flight >= limits_.max_in_flight) return false;
-    return k.limiter.can_send(now, k.reserved);
+    return now >= paced(k) && k.limiter.can_send(now, k.reserved);
 }
 
 std::optional<std::string> KeyPool::choose_for_submit(TimePoint now, std::string_view requested) {
@@ -86,7 +90,7 @@ bool KeyPool::can_send(std::string_view name, TimePoint now) const {
 TimePoint KeyPool::next_send_time(std::string_view name, TimePoint now) const {
     const Key* k = find(name);
     if (!k) return kNever;
-    return std::max(k->locked_until, k->limiter.next_free(now, k->reserved));
+    return std::max({k->locked_until, paced(*k), k->limiter.next_free(now, k->reserved)});
 }
 
 TimePoint KeyPool::next_submit_time(TimePoint now) const {
@@ -94,13 +98,17 @@ TimePoint KeyPool::next_submit_time(TimePoint now) const {
     for (const auto& [name, k] : keys_) {
         if (k.status != KeyStatus::active || k.paused) continue;
         if (limits_.max_in_flight > 0 && k.in_flight >= limits_.max_in_flight) continue;
-        best = std::min(best, std::max(k.locked_until, k.limiter.next_free(now, k.reserved)));
+        best = std::min(best, std::max({k.locked_until, paced(k),
+                                        k.limiter.next_free(now, k.reserved)}));
     }
     return best;
 }
 
-void KeyPool::reserve(std::string_view name) {
-    if (Key* k = find(name)) ++k->reserved;
+void KeyPool::reserve(std::string_view name, TimePoint now) {
+    if (Key* k = find(name)) {
+        ++k->reserved;
+        k->last_decided = std::max(k->last_decided, now);
+    }
 }
 
 void KeyPool::commit_send(std::string_view name, TimePoint t) {
@@ -118,12 +126,16 @@ bool KeyPool::try_send_now(std::string_view name, TimePoint now) {
     Key* k = find(name);
     if (!k || now < k->locked_until || !k->limiter.can_send(now, k->reserved)) return false;
     k->limiter.record(now);
+    k->last_decided = std::max(k->last_decided, now);
     return true;
 }
 
 void KeyPool::restore_sends(std::string_view name, const std::vector<TimePoint>& times) {
     if (Key* k = find(name))
-        for (TimePoint t : times) k->limiter.record(t);
+        for (TimePoint t : times) {
+            k->limiter.record(t);
+            k->last_decided = std::max(k->last_decided, t);
+        }
 }
 
 void KeyPool::on_rate_limited(std::string_view name, TimePoint now) {

@@ -57,9 +57,9 @@ public:
     // Earliest time any key that could take a submission may send; +inf if none could.
     TimePoint next_submit_time(TimePoint now) const;
 
-    // A request was decided (reserve), reached the wire (commit_send, at its send time), or was
-    // dropped before sending (release).
-    void reserve(std::string_view name);
+    // A request was decided (reserve, at `now`), reached the wire (commit_send, at its send
+    // time), or was dropped before sending (release).
+    void reserve(std::string_view name, TimePoint now);
     void commit_send(std::string_view name, TimePoint t);
     void release(std::string_view name);
     // A send that was not reserved (a transparent retry); false if the limiter forbids it now.
@@ -87,7 +87,12 @@ private:
         int reserved = 0;
         int in_flight = 0;
         double current_weight = 0;  // smooth weighted round robin state
+        TimePoint last_decided = -1e18;  // the latest reservation or send, for pacing
     };
+    // Sends of one key are paced at least window/limit apart: the budget is spent evenly instead
+    // of in bursts of a whole window at once, so a request delayed on its way (network, a busy
+    // provider) cannot crowd the next window at the provider. The long-run rate is unchanged.
+    TimePoint paced(const Key& k) const;
     bool can_take_submit(const Key& k, TimePoint now) const;
     Key* find(std::string_view name);
     const Key* find(std::string_view name) const;

@@ -10,19 +10,23 @@ from fakeapi import window_violations
 
 
 def test_sigkill_loop(tmp):
+    # scripts/chaos.sh runs this with GENQ_CHAOS_JOBS=300 GENQ_CHAOS_KILLS=20.
     rng = random.Random(int(os.environ.get("GENQ_CRASH_SEED", "1")))
+    n_jobs = int(os.environ.get("GENQ_CHAOS_JOBS", "40"))
+    n_kills = int(os.environ.get("GENQ_CHAOS_KILLS", "8"))
     with FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0", "test-key-1"], gen_time=0.8,
                  gen_jitter=0.25, video_bytes=200000, limit=10, window=1, lockout=2,
-                 poll_interval=0.4) as api:
-        d = Genqd(tmp / "d", api, keys={"main": 1, "second": 1}, limits={"poll_interval": 0.4})
-        ids = d.submit(write_images(tmp / "in", 40))
+                 poll_interval=0.4, fault_drop=0.03, fault_5xx=0.02, seed=7) as api:
+        d = Genqd(tmp / "d", api, keys={"main": 1, "second": 1}, limits={"poll_interval": 0.4},
+                  retry={"max_attempts": 10})
+        ids = d.submit(write_images(tmp / "in", n_jobs))
         kills = 0
-        for _ in range(8):
+        for _ in range(n_kills):
             time.sleep(rng.uniform(0.1, 0.9))
             d.kill()
             kills += 1
             d.start()
-        jobs = d.wait_all(ids, timeout=180)
+        jobs = d.wait_all(ids, timeout=600)
         requeued = sum(1 for i in ids for e in d.get_json("/v1/jobs/%s/events" % i)["events"]
                        if "restart" in e["detail"])
         d.stop()
@@ -38,8 +42,9 @@ def test_sigkill_loop(tmp):
         assert stats["rate_limited_real"] == 0, stats
         assert stats["early_polls"] == 0, stats
         assert window_violations(api.log_entries(), 10, 1.0) == {}
-        print("kills=%d requeued_after_restart=%d submits_accepted=%d" %
-              (kills, requeued, stats["submits_accepted"]))
+        print("chaos: jobs=%d kills=%d requeued_after_restart=%d submits_accepted=%d "
+              "faults=%s lost=0" % (len(ids), kills, requeued, stats["submits_accepted"],
+                                    stats["faults"]))
 
 
 def test_limiter_memory_survives_restart(tmp):

@@ -158,15 +158,37 @@ TEST_SUITE("sched.keys") {
     TEST_CASE("a key that cannot send is skipped; requested keys are honoured") {
         KeyPool pool;
         pool.configure(limits(2), {{"a", 1}, {"b", 1}});
-        pool.reserve("a");
+        pool.reserve("a", 0);
         pool.commit_send("a", 0);
-        pool.reserve("a");
+        pool.reserve("a", 0);
         CHECK_FALSE(pool.can_send("a", 0.1));
         CHECK(*pool.choose_for_submit(0.1, "") == "b");
         CHECK_FALSE(pool.choose_for_submit(0.1, "a"));
         CHECK_FALSE(pool.choose_for_submit(0.1, "nope"));
         pool.release("a");
+        CHECK_FALSE(pool.can_send("a", 0.1));  // paced: 2 per second are 0.5 s apart
+        CHECK(pool.can_send("a", 0.5));
+    }
+
+    TEST_CASE("sends are paced evenly across the window") {
+        KeyPool pool;
+        pool.configure(limits(10, 1), {{"a", 1}});
+        CHECK(pool.choose_for_submit(0, ""));
+        pool.reserve("a", 0);
+        pool.commit_send("a", 0);
+        CHECK_FALSE(pool.can_send("a", 0.05));  // 1 s / 10 = 0.1 s apart
+        CHECK(pool.next_send_time("a", 0.05) == doctest::Approx(0.1));
+        CHECK_FALSE(pool.choose_for_submit(0.05, ""));
         CHECK(pool.can_send("a", 0.1));
+        // A greedy sender gets the whole budget, evenly: 10 sends in the first second.
+        int sent = 1;
+        for (double t = 0.001; t < 1.0; t += 0.001)
+            if (pool.can_send("a", t)) {
+                pool.reserve("a", t);
+                pool.commit_send("a", t);
+                ++sent;
+            }
+        CHECK(sent == 10);
     }
 
     TEST_CASE("429 rests the key for the lock-out") {
