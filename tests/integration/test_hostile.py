@@ -2,7 +2,7 @@
 HTTP), the wrapper API on the TCP listener, the watched folder and the config file. Each must get
 a clear error (a fitting status and a message naming the field), the daemon stays up, a good job
 submitted alongside is unaffected, and nothing is lost. The catalogue is printed as a table at
-the end (docs/hostile-inputs.md lists the same cases for the README)."""
+the end (README.md, "Hostile and broken inputs", lists the same cases)."""
 
 import json
 import math

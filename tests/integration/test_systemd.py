@@ -212,7 +212,7 @@ def test_units_verify_clean(tmp):
     assert "\nExecStart=/usr/bin/genqd\n" in unit
     prepare_verify_root(root)
     verify_units(root)
-    # The encrypted-credential drop-in documented in INSTALL.md verifies too.
+    # The encrypted-credential drop-in documented in README.md verifies too.
     dropin = root / "etc/systemd/system/genqd.service.d/credential.conf"
     dropin.parent.mkdir(parents=True)
     dropin.write_text("[Service]\nLoadCredential=\n"
