@@ -48,6 +48,14 @@ void bind_mutable(Statement& st, const Job& j) {
         .bind(17, j.cost);
 }
 
+// Rows of "SELECT seq, job_id, at, from_state, to_state, detail".
+std::vector<JobEvent> read_events(Statement& st) {
+    std::vector<JobEvent> out;
+    while (st.step())
+        out.push_back({st.int64(0), st.text(1), st.int64(2), st.text(3), st.text(4), st.text(5)});
+    return out;
+}
+
 }  // namespace
 
 Job JobStore::read_row(const Statement& st) const {
@@ -184,11 +192,7 @@ std::vector<JobEvent> JobStore::events(std::string_view id) {
         "SELECT seq, job_id, at, from_state, to_state, detail FROM job_events WHERE job_id=? "
         "ORDER BY seq");
     st->bind(1, id);
-    std::vector<JobEvent> out;
-    while (st->step())
-        out.push_back({st->int64(0), st->text(1), st->int64(2), st->text(3), st->text(4),
-                       st->text(5)});
-    return out;
+    return read_events(*st);
 }
 
 std::vector<JobEvent> JobStore::events_since(std::int64_t seq, int limit) {
@@ -196,11 +200,7 @@ std::vector<JobEvent> JobStore::events_since(std::int64_t seq, int limit) {
         "SELECT seq, job_id, at, from_state, to_state, detail FROM job_events WHERE seq > ? "
         "ORDER BY seq LIMIT ?");
     st->bind(1, seq).bind(2, limit);
-    std::vector<JobEvent> out;
-    while (st->step())
-        out.push_back({st->int64(0), st->text(1), st->int64(2), st->text(3), st->text(4),
-                       st->text(5)});
-    return out;
+    return read_events(*st);
 }
 
 std::map<std::string, std::int64_t> JobStore::counts_by_state() {
