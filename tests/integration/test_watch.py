@@ -183,7 +183,10 @@ def test_duplicates_dropped_twice(tmp):
         wait_for(lambda: images_in(inbox / "done") == ["dup.png"], 10, "done/dup.png")
         for moved in ("dup.png", "dup-1.png"):  # the second one must not overwrite the first
             (inbox / "dup.png").write_bytes(data)
-            wait_for(lambda: (inbox / "failed" / moved).exists(), 10, "failed/" + moved)
+            # The note is written right after the move: wait for both.
+            wait_for(lambda: (inbox / "failed" / (moved + ".error.txt")).exists(), 10,
+                     "failed/" + moved + ".error.txt")
+            assert (inbox / "failed" / moved).exists()
             note = (inbox / "failed" / (moved + ".error.txt")).read_text()
             assert "already turned into job %s" % first["id"] in note, note
         # Same content under another name, and same name with other content: new work.
