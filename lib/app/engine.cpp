@@ -607,9 +607,9 @@ struct Engine::Impl {
             job.output.clear();
             ::unlink(outputs.part_path(job.id).c_str());
             // A poll may have been under way at the crash, its answer still to come: wait a
-            // whole interval plus the margin that covers a request's time in flight.
+            // whole interval plus at least a second for that answer (a slow provider).
             polls.schedule(job.key_name, job.id,
-                           planner.next_poll(t) + settings.limits.safety_margin);
+                           planner.next_poll(t) + std::max(settings.limits.safety_margin, 1.0));
         }
     }
 
