@@ -133,9 +133,12 @@ awaitable<Next> deliver(Stream& stream, Response& res, Provider& provider, bool 
     Message msg = build_message(res, keep_alive);
     provider.delivering(res.record, outcome);
     beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
+    // The answer goes out when the write starts: a client may read it before this loop gets
+    // around to the write's completion, so a later stamp would call a well-spaced poll early.
+    const double write_started = epoch_now();
     const auto wrote = co_await http::async_write(stream, msg, kTok);
     const bool ok = !std::get<0>(wrote);
-    provider.delivered(res.record, outcome, ok, epoch_now());
+    provider.delivered(res.record, outcome, ok, write_started);
     if (!ok || outcome == Outcome::truncated) {
         co_return Next::abort;
     }
