@@ -276,10 +276,10 @@ def test_security_exposure(tmp):
 def syscall_filter_set(spec):
     """Expands a SystemCallFilter= group list with `systemd-analyze syscall-filter`."""
     out = set()
-    todo = list(spec)
+    pending = list(spec)
     seen = set()
-    while todo:
-        name = todo.pop()
+    while pending:
+        name = pending.pop()
         if name in seen:
             continue
         seen.add(name)
@@ -291,7 +291,7 @@ def syscall_filter_set(spec):
         for ln in r.stdout.splitlines()[1:]:
             ln = ln.strip()
             if ln and not ln.startswith("#"):
-                todo.append(ln)
+                pending.append(ln)
     return out
 
 
