@@ -1,0 +1,40 @@
+// What the front doors (control API, HTTP API, watched folders) need to queue work: the intake as
+// an interface, so lib/api and lib/watch depend on this, not on the daemon that implements it.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/job.hpp"
+#include "core/result.hpp"
+
+namespace genq::ports {
+
+struct SubmitRequest {
+    std::string kind = "video";
+    nlohmann::json params = nlohmann::json::object();  // as given; validated by the intake
+    std::string image;       // bytes ("" for prompt-only kinds)
+    std::string image_name;  // the caller's file name (display and output name)
+    std::string mask;        // bytes, optional
+    int priority = 0;
+    std::string key;  // requested key name, "" = any
+    std::string source = "socket";
+    std::optional<std::int64_t> uid;
+};
+
+class Intake {
+public:
+    virtual ~Intake() = default;
+    // Error codes: invalid_kind, invalid_param, invalid_image, invalid_key, io_error.
+    virtual Result<Job> submit(const SubmitRequest& req) = 0;
+    // A burst: every input stored, one sync, one commit for all accepted jobs; one result per
+    // request, in order.
+    virtual std::vector<Result<Job>> submit_many(const std::vector<SubmitRequest>& reqs) = 0;
+    // Validation only (nothing stored): the normalised params.
+    virtual Result<nlohmann::json> check(const SubmitRequest& req) = 0;
+};
+
+}  // namespace genq::ports
