@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 
+#include "core/job_state.hpp"
 #include "ctl.hpp"
 
 namespace genqctl {
@@ -16,8 +17,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The daemon's notion of a final state, not a list of our own.
 bool is_final(const std::string& s) {
-    return s == "succeeded" || s == "failed" || s == "canceled";
+    auto st = genq::parse_job_state(s);
+    return st && genq::is_terminal(*st);
 }
 
 struct Tracked {

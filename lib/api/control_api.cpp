@@ -10,10 +10,11 @@
 #include "api/web_page.hpp"
 #include "app/engine.hpp"
 #include "app/intake.hpp"
+#include "app/status_text.hpp"
 #include "core/clock.hpp"
 #include "core/ids.hpp"
 #include "provider/multipart.hpp"
-#include "store/job_store.hpp"
+#include "store/queue_store.hpp"
 
 namespace genq::api {
 namespace {
@@ -224,7 +225,7 @@ class Routes {
             return submit_batch();
         if (n >= 3 && parts_[1] == "jobs") return job_route(m, n);
         if (n == 2 && m == "GET" && parts_[1] == "status")
-            return json_response(200, ctx_.engine.status_json());
+            return json_response(200, app::render_status(ctx_.engine.status_view()));
         if (n == 2 && m == "GET" && parts_[1] == "events") {
             ServerResponse r;
             r.event_stream = true;
@@ -305,7 +306,7 @@ class Routes {
             std::size_t j = states.find(',', i);
             if (j == std::string::npos) j = states.size();
             std::string s = states.substr(i, j - i);
-            auto st = sched::parse_job_state(s);
+            auto st = parse_job_state(s);
             if (!st)
                 return json_error(400, "invalid_param",
                                   "state: unknown state \"" + s +
@@ -355,7 +356,7 @@ class Routes {
         if (job->state != store::JobState::succeeded)
             return json_error(409, "conflict",
                               "job " + id + " has no output (state " +
-                                  std::string(sched::to_string(job->state)) + ")");
+                                  std::string(to_string(job->state)) + ")");
         ServerResponse r;
         r.file_path = job->output;
         r.content_type = content_type_for(job->output);
@@ -375,7 +376,7 @@ class Routes {
                               "POST /v1/resume and no key");
         auto st = pause ? ctx_.engine.pause(key) : ctx_.engine.resume(key, lift);
         if (!st) return from_error(st.error());
-        return json_response(200, ctx_.engine.status_json());
+        return json_response(200, app::render_status(ctx_.engine.status_view()));
     }
 
     ServerResponse reload() {
@@ -387,7 +388,7 @@ class Routes {
     ServerResponse metrics() {
         ServerResponse r;
         r.content_type = "text/plain; version=0.0.4";
-        r.body = ctx_.engine.metrics_text();
+        r.body = app::render_metrics(ctx_.engine.status_view(), ctx_.metrics);
         return r;
     }
 

@@ -10,23 +10,25 @@
 #include "net/http_server.hpp"
 
 namespace genq::store {
-class JobStore;
+class QueueStore;
 }
 
 namespace genq::app {
 class Engine;
 class Intake;
+struct Metrics;
 }  // namespace genq::app
 
 namespace genq::api {
 
 struct ApiContext {
     app::Intake& intake;
-    store::JobStore& jobs;
+    store::QueueStore& jobs;
     app::Engine& engine;
     std::string output_dir;
     std::function<Status()> reload;  // re-read the configuration (same as SIGHUP)
     SubmitBatcher::Defer defer;      // runs a function later on the loop (group commit)
+    const app::Metrics& metrics;
 };
 
 class ControlApi {

@@ -20,10 +20,9 @@
 #include "core/logging.hpp"
 #include "net/http_server.hpp"
 #include "net/https_client.hpp"
+#include "core/clock.hpp"
 #include "store/database.hpp"
-#include "store/job_store.hpp"
-#include "store/migrations.hpp"
-#include "store/spool.hpp"
+#include "store/sqlite_queue_store.hpp"
 #include "watch/watcher.hpp"
 
 namespace genq::app {
@@ -102,18 +101,10 @@ private:
         auto lock = lock_state_dir(config_.state_dir);
         if (!lock) return lock.error();
         lock_fd_ = *lock;
-        auto db = store::Database::open(config_.state_dir + "/genq.db");
-        if (!db) return db.error();
-        db_ = std::move(*db);
-        try {
-            if (auto st = store::migrate(*db_); !st) return st;
-        } catch (const store::DbError& e) {
-            return Error{"db_open", std::string("database ") + config_.state_dir +
-                                        "/genq.db: " + e.what()};
-        }
-        jobs_ = std::make_unique<store::JobStore>(*db_);
-        spool_ = std::make_unique<store::Spool>(config_.state_dir + "/spool");
-        return spool_->init();
+        auto store = store::SqliteQueueStore::open(config_.state_dir);
+        if (!store) return store.error();
+        store_ = std::move(*store);
+        return ok_status();
     }
 
     Status start_services(EngineSettings settings) {
@@ -124,10 +115,10 @@ private:
         auto client = net::HttpsClient::create(io_, copts);
         if (!client) return client.error();
         client_ = std::move(*client);
-        engine_ = std::make_unique<Engine>(io_, *db_, *jobs_, *spool_, *client_, metrics_);
+        engine_ = std::make_unique<Engine>(io_, *store_, *client_, metrics_, system_clock());
         engine_->configure(std::move(settings));
         intake_ = std::make_unique<Intake>(
-            *jobs_, *spool_, [this](const std::string& k) { return engine_->has_key(k); },
+            *store_, [this](const std::string& k) { return engine_->has_key(k); },
             [this](const store::Job& job) {
                 engine_->notify();
                 publish_created(job);
@@ -135,9 +126,10 @@ private:
         // Submissions are committed in groups, at the end of the loop turn they arrived in.
         auto defer = [this](std::function<void()> f) { asio::post(io_, std::move(f)); };
         api_ = std::make_unique<api::ControlApi>(api::ApiContext{
-            *intake_, *jobs_, *engine_, config_.output_dir, [this] { return reload(); }, defer});
+            *intake_, *store_, *engine_, config_.output_dir, [this] { return reload(); }, defer,
+            metrics_});
         if (auto st = start_servers(); !st) return st;
-        engine_->add_listener([this](const store::Job& job, store::JobState from,
+        engine_->add_listener([this](const Job& job, JobState from,
                                      const std::string& detail) {
             publish_transition(job, from, detail);
         });
@@ -148,9 +140,9 @@ private:
 
     // Watched folders share the loop; a folder that cannot be used is logged, never fatal.
     void start_watches() {
-        watcher_ = std::make_unique<watch::Watcher>(io_, *db_, *jobs_, *intake_);
+        watcher_ = std::make_unique<watch::Watcher>(io_, store_->database(), *store_, *intake_);
         engine_->add_listener(
-            [this](const store::Job& job, store::JobState from, const std::string&) {
+            [this](const Job& job, JobState from, const std::string&) {
                 watcher_->on_transition(job, from);
             });
         watcher_->configure(config_.watches);
@@ -177,18 +169,18 @@ private:
         return ok_status();
     }
 
-    void publish_transition(const store::Job& job, store::JobState from,
+    void publish_transition(const Job& job, JobState from,
                             const std::string& detail) {
-        publish_job(job, sched::to_string(from), detail);
+        publish_job(job, to_string(from), detail);
     }
 
     // A new job is an event too (from null to queued), so a subscriber sees a job's whole life.
-    void publish_created(const store::Job& job) {
+    void publish_created(const Job& job) {
         if (server_) publish_job(job, nullptr, "accepted from " + job.source);
     }
 
-    void publish_job(const store::Job& job, nlohmann::json from, const std::string& detail) {
-        nlohmann::json ev = store::to_json(job);
+    void publish_job(const Job& job, nlohmann::json from, const std::string& detail) {
+        nlohmann::json ev = to_json(job);
         ev["from"] = std::move(from);
         ev["detail"] = detail;
         server_->publish("job", ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -243,14 +235,31 @@ private:
         });
     }
 
+    // Stop taking work first (no new connections, no new files), let the engine end its
+    // requests within the grace, then close what is left; io_.run() returns once every task has
+    // ended on its own.
     void stop() {
-        engine_->stop();
+        if (stopping_) return;
+        stopping_ = true;
         server_->stop();
         watcher_->stop();
         signals_.cancel();
         watchdog_.cancel();
         status_timer_.cancel();
-        io_.stop();  // in-flight HTTP is abandoned; everything committed stays
+        engine_->stop(config_.stop_grace, [this] {
+            client_->cancel_all();
+            last_resort_.cancel();
+        });
+        // A safety net, not the way out: if something still holds the loop well after the
+        // grace, say so and end it rather than wait for systemd's SIGKILL.
+        last_resort_.expires_after(std::chrono::milliseconds(
+            static_cast<std::int64_t>((config_.stop_grace + 3) * 1000)));
+        last_resort_.async_wait([this](const boost::system::error_code& ec) {
+            if (ec) return;
+            spdlog::error("shutdown: work still pending {:.0f} s after the stop began; ending it",
+                          config_.stop_grace + 3);
+            io_.stop();
+        });
     }
 
     // WATCHDOG=1 from the event loop itself: a loop stuck for longer than WatchdogSec gets
@@ -271,7 +280,7 @@ private:
     }
 
     void report_status() {
-        auto c = jobs_->counts_by_state();
+        auto c = store_->counts_by_state();
         ::sd_notifyf(0, "STATUS=%lld queued, %lld running, %lld succeeded, %lld failed",
                      static_cast<long long>(c["queued"] + c["submitting"]),
                      static_cast<long long>(c["running"]), static_cast<long long>(c["succeeded"]),
@@ -289,12 +298,12 @@ private:
     asio::signal_set signals_;
     asio::steady_timer watchdog_;
     asio::steady_timer status_timer_;
+    asio::steady_timer last_resort_{io_};
     std::chrono::microseconds watchdog_period_{0};
     int lock_fd_ = -1;
     Metrics metrics_;
-    std::unique_ptr<store::Database> db_;
-    std::unique_ptr<store::JobStore> jobs_;
-    std::unique_ptr<store::Spool> spool_;
+    bool stopping_ = false;
+    std::unique_ptr<store::SqliteQueueStore> store_;
     std::unique_ptr<net::HttpsClient> client_;
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Intake> intake_;

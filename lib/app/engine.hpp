@@ -1,30 +1,28 @@
-// The engine: the one place that decides who sends next. A dispatch loop on the event loop asks
-// the sans-io key pool and poll queue what may go on the wire, and runs submissions and polls as
-// coroutines through the HTTPS client. Every outcome is committed the moment it is known.
+// The engine: a thin driver around the sans-io job machine (sched/job_machine.hpp). It performs
+// the machine's actions — requests through the HTTPS client, commits through the queue store,
+// results placed on disk — and feeds back what happened. It decides nothing itself.
 #pragma once
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "core/config.hpp"
 #include "core/result.hpp"
-#include "store/job.hpp"
+#include "ports/control.hpp"
 
 namespace boost::asio {
 class io_context;
+}
+namespace genq {
+class Clock;
 }
 namespace genq::net {
 class HttpsClient;
 }
 namespace genq::store {
-class Database;
-class JobStore;
-class Spool;
-}  // namespace genq::store
+class QueueStore;
+}
 
 namespace genq::app {
 
@@ -41,37 +39,38 @@ struct EngineSettings {
 
 // Called after every committed transition (SSE, watch folders, logs).
 using TransitionListener =
-    std::function<void(const store::Job& job, store::JobState from, const std::string& detail)>;
+    std::function<void(const Job& job, JobState from, const std::string& detail)>;
 
 class Engine {
 public:
-    Engine(boost::asio::io_context& io, store::Database& db, store::JobStore& jobs,
-           store::Spool& spool, net::HttpsClient& client, Metrics& metrics);
+    Engine(boost::asio::io_context& io, store::QueueStore& store, net::HttpsClient& client,
+           Metrics& metrics, const Clock& clock);
     ~Engine();
 
     // Loads keys and limits; on a running engine keeps each remaining key's history.
     void configure(EngineSettings settings);
     // Crash recovery, then the dispatch loop starts.
     void start();
-    // Stops the loop; requests under way are abandoned (their outcome stays uncommitted).
-    void stop();
+    // Structured shutdown: no new work; every request is aborted at once (SPEC §8: in-flight
+    // HTTP is abandoned, what was committed stays) except result downloads already streaming,
+    // which get `grace` seconds to finish and be committed; then they are aborted too. `done`
+    // runs once every task of the engine has ended.
+    void stop(double grace, std::function<void()> done);
     // New work or a changed condition: re-run the dispatcher soon.
     void notify();
 
     void add_listener(TransitionListener l);
 
     // Control operations. Error codes: not_found, conflict.
-    Result<store::Job> cancel(const std::string& id);
-    Result<store::Job> retry(const std::string& id);
-    Status pause(const std::string& key);   // "" = everything
-    // Also clears out_of_credits; `budget` lifts today's credit cap (global resume only) until
-    // the next reload.
+    Result<Job> cancel(const std::string& id);
+    Result<Job> retry(const std::string& id);
+    Status pause(const std::string& key);  // "" = everything
     Status resume(const std::string& key, bool budget = false);
     bool paused() const;
     bool has_key(const std::string& name) const;
 
-    nlohmann::json status_json() const;   // counts, keys, budget
-    std::string metrics_text() const;     // Prometheus families with live state
+    // The live state for /v1/status, /metrics and STATUS= lines.
+    ports::StatusView status_view() const;
 
 private:
     struct Impl;

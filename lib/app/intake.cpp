@@ -5,8 +5,7 @@
 #include "provider/operation.hpp"
 #include "provider/utf8.hpp"
 #include "provider/validate.hpp"
-#include "store/job_store.hpp"
-#include "store/spool.hpp"
+#include "store/queue_store.hpp"
 
 namespace genq::app {
 namespace {
@@ -61,7 +60,7 @@ Result<nlohmann::json> Intake::check(const SubmitRequest& req) {
 Result<store::Job> Intake::submit(const SubmitRequest& req) {
     auto job = prepare(req, true);
     if (!job) return job;
-    jobs_.insert(*job, "accepted from " + req.source);
+    store_.insert({*job}, "accepted from " + req.source);
     if (on_created_) on_created_(*job);
     return job;
 }
@@ -74,12 +73,12 @@ std::vector<Result<store::Job>> Intake::submit_many(const std::vector<SubmitRequ
         if (out.back()) accepted.push_back(*out.back());
     }
     if (accepted.empty()) return out;
-    if (auto st = spool_.sync(); !st) {
+    if (auto st = store_.sync_inputs(); !st) {
         for (auto& r : out)
             if (r) r = st.error();
         return out;
     }
-    jobs_.insert_many(accepted, "accepted from " + reqs.front().source);
+    store_.insert(accepted, "accepted from " + reqs.front().source);
     if (on_created_)
         for (const auto& job : accepted) on_created_(job);
     return out;
@@ -89,11 +88,11 @@ Result<store::Job> Intake::prepare(const SubmitRequest& req, bool durable) {
     auto params = check(req);
     if (!params) return params.error();
     auto info = provider::read_image_info(req.image);  // validated above, so present
-    auto sha = spool_.put(req.image, durable);
+    auto sha = store_.put_input(req.image, durable);
     if (!sha) return sha.error();
     store::Job job;
     if (!req.mask.empty()) {
-        auto mask_sha = spool_.put(req.mask, durable);
+        auto mask_sha = store_.put_input(req.mask, durable);
         if (!mask_sha) return mask_sha.error();
         job.mask_sha256 = *mask_sha;
     }

@@ -14,8 +14,7 @@
 #include "store/job.hpp"
 
 namespace genq::store {
-class JobStore;
-class Spool;
+class QueueStore;
 }  // namespace genq::store
 
 namespace genq::app {
@@ -36,8 +35,8 @@ class Intake {
 public:
     using KeyExists = std::function<bool(const std::string&)>;
     using OnCreated = std::function<void(const store::Job&)>;
-    Intake(store::JobStore& jobs, store::Spool& spool, KeyExists key_exists, OnCreated on_created)
-        : jobs_(jobs), spool_(spool), key_exists_(std::move(key_exists)),
+    Intake(store::QueueStore& store, KeyExists key_exists, OnCreated on_created)
+        : store_(store), key_exists_(std::move(key_exists)),
           on_created_(std::move(on_created)) {}
 
     // Error codes: invalid_kind, invalid_param, invalid_image, invalid_key, io_error.
@@ -52,8 +51,7 @@ private:
     // Validates, spools (durably or not) and fills the job row; nothing committed.
     Result<store::Job> prepare(const SubmitRequest& req, bool durable);
 
-    store::JobStore& jobs_;
-    store::Spool& spool_;
+    store::QueueStore& store_;
     KeyExists key_exists_;
     OnCreated on_created_;
 };

@@ -14,6 +14,18 @@ TimePoint now() {
 
 std::int64_t now_ms() { return static_cast<std::int64_t>(now() * 1000.0); }
 
+namespace {
+class SystemClock final : public Clock {
+public:
+    TimePoint now() const override { return genq::now(); }
+};
+}  // namespace
+
+const Clock& system_clock() {
+    static const SystemClock c;
+    return c;
+}
+
 std::string iso8601_ms(std::int64_t ms) {
     std::time_t secs = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};

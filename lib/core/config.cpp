@@ -55,7 +55,7 @@ constexpr std::size_t kMaxSocketPath = 107;
 
 const Names kTopKeys = {"state_dir", "output_dir", "socket", "socket_mode", "socket_group",
                         "log_level", "log_format", "api",    "keys",        "limits",
-                        "retry",     "watch",      "budget", "http"};
+                        "retry",     "watch",      "budget", "http",        "stop_grace"};
 const Names kApiKeys = {"base_url", "ca_file", "timeout", "client_id", "result_form"};
 const Names kResultForms = {"bytes", "json"};
 const Names kKeyKeys = {"name", "file", "env", "credential", "weight"};
@@ -533,6 +533,9 @@ void parse_top_scalars(const Ctx& ctx, const toml::table& root, Config& c) {
     read_string(ctx, root, "", "socket_group", c.socket_group);
     read_choice(ctx, root, "", "log_level", kLogLevels, c.log_level);
     read_choice(ctx, root, "", "log_format", kLogFormats, c.log_format);
+    // Below systemd's TimeoutStopSec (10 s in genqd.service), so the daemon ends on its own.
+    read_number(ctx, root, "", "stop_grace", {"a number of seconds", 0, false, 300, ""},
+                c.stop_grace);
 }
 
 void parse_api(const Ctx& ctx, const toml::table& root, ApiConfig& api) {

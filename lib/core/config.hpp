@@ -63,6 +63,9 @@ struct Config {
     std::string socket_group;
     std::string log_level = "info";
     std::string log_format = "text";
+    // On SIGTERM: seconds that result downloads already streaming get to finish and be committed
+    // before they are abandoned (every other request is abandoned at once).
+    double stop_grace = 5;
     ApiConfig api;
     std::vector<KeyConfig> keys;  // never empty after load: the "default" key from the env
     LimitsConfig limits;

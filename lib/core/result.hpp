@@ -5,11 +5,21 @@
 #include <utility>
 #include <variant>
 
+#include "core/errc.hpp"
+
 namespace genq {
 
 struct Error {
+    Error() = default;
+    Error(std::string code_, std::string message_)
+        : code(std::move(code_)), message(std::move(message_)) {}
+    // A code of genq's category: `ec` says what kind of failure it is, `code` its name.
+    Error(errc e, std::string message_)
+        : code(errc_name(e)), message(std::move(message_)), ec(make_error_code(e)) {}
+
     std::string code;     // machine-readable, e.g. "invalid_param", "io_error"
     std::string message;  // human-readable; never contains secrets
+    std::error_code ec;   // set for genq's own category (transport, cancel, results)
 };
 
 template <class T>

@@ -1,6 +1,7 @@
 // Plain HTTP message types shared by the client, the server and the handlers. No Beast here.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +19,9 @@ struct HttpRequest {
     std::string target;  // path and query, e.g. "/v2beta/image-to-video/result/abc"
     Headers headers;     // host, content-length and connection are added by the client
     std::string body;
+    // Runs when a 2xx answer's body starts streaming into the request's file (a result is
+    // arriving): shutdown gives such downloads a grace instead of abandoning them.
+    std::function<void()> on_stream_start;
 };
 
 struct HttpResponse {

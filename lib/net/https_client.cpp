@@ -215,19 +215,19 @@ Error ClientImpl::map_error(const error_code& ec, std::uint64_t epoch,
     std::string where = std::string(phase) + " " + target_.host_header + ": ";
     // After cancel_all the socket is closed under the operation; whatever it reports is ours.
     if (epoch != epoch_ || ec == asio::error::operation_aborted) {
-        return Error{"canceled", where + "canceled"};
+        return Error{errc::canceled, where + "canceled"};
     }
     if (ec == beast::error::timeout) {
-        return Error{"timeout", where + "timed out"};
+        return Error{errc::timeout, where + "timed out"};
     }
     if (is_reset(ec)) {
-        return Error{"connection_reset", where + ec.message()};
+        return Error{errc::connection_reset, where + ec.message()};
     }
     if (ec == http::error::body_limit) {
-        return Error{"body_too_large", where + "body larger than " +
+        return Error{errc::body_too_large, where + "body larger than " +
                                            std::to_string(options_.max_memory_body) + " bytes"};
     }
-    return Error{"io_error", where + ec.message()};
+    return Error{errc::io_error, where + ec.message()};
 }
 
 ConnPtr ClientImpl::take_idle() {
@@ -276,7 +276,7 @@ asio::awaitable<Result<tcp::resolver::results_type>> ClientImpl::resolve() {
         target_.host, std::to_string(target_.port), kNoThrow);
     timer->cancel();
     if (ec) {
-        co_return Error{ec == asio::error::operation_aborted ? "timeout" : "connect_failed",
+        co_return Error{ec == asio::error::operation_aborted ? errc::timeout : errc::connect_failed,
                         "resolve " + target_.host + ": " + ec.message()};
     }
     co_return results;
@@ -288,7 +288,7 @@ asio::awaitable<Result<ConnPtr>> ClientImpl::connect(std::uint64_t epoch) {
         co_return resolved.error();
     }
     if (epoch != epoch_) {
-        co_return Error{"canceled", "connect " + target_.host_header + ": canceled"};
+        co_return Error{errc::canceled, "connect " + target_.host_header + ": canceled"};
     }
     auto conn = std::make_shared<Conn>(io_, ctx_);
     live_.remove_if([](const std::weak_ptr<Conn>& w) { return w.expired(); });
@@ -298,25 +298,26 @@ asio::awaitable<Result<ConnPtr>> ClientImpl::connect(std::uint64_t epoch) {
     auto [cec, ep] = co_await tcp_layer.async_connect(resolved.value(), kNoThrow);
     if (cec) {
         Error e = map_error(cec, epoch, "connect");
-        if (e.code == "io_error" || e.code == "connection_reset") e.code = "connect_failed";
+        if (e.ec == errc::io_error || e.ec == errc::connection_reset)
+            e = Error{errc::connect_failed, e.message};
         co_return e;
     }
     SSL* ssl = conn->stream.native_handle();
     // SNI carries names only (RFC 6066); IP literals are still checked against the certificate.
     if (!target_.is_ip && !SSL_set_tlsext_host_name(ssl, target_.host.c_str())) {
-        co_return Error{"tls_failed", "cannot set SNI for " + target_.host};
+        co_return Error{errc::tls_failed, "cannot set SNI for " + target_.host};
     }
     // SSL_set1_host makes OpenSSL check the name (or IP) itself, so a mismatch is reported as
     // such; host_name_verification repeats the check on the leaf as Asio's documented way.
     if (!SSL_set1_host(ssl, target_.host.c_str())) {
-        co_return Error{"tls_failed", "cannot set the expected host name " + target_.host};
+        co_return Error{errc::tls_failed, "cannot set the expected host name " + target_.host};
     }
     conn->stream.set_verify_callback(ssl::host_name_verification(target_.host));
     tcp_layer.expires_after(timeout());
     auto [hec] = co_await conn->stream.async_handshake(ssl::stream_base::client, kNoThrow);
     if (hec) {
         Error e = map_error(hec, epoch, "tls handshake");
-        if (e.code == "io_error") e = Error{"tls_failed", "tls handshake with " +
+        if (e.ec == errc::io_error) e = Error{errc::tls_failed, "tls handshake with " +
                                                               target_.host_header + ": " +
                                                               tls_reason(hec, ssl)};
         co_return e;
@@ -375,8 +376,9 @@ asio::awaitable<Outcome> ClientImpl::exchange(Conn& conn, const HttpRequest& req
     if (hec) {
         out.response_started = hn > 0 || conn.buffer.size() > before;
         out.error = map_error(hec, epoch, "read header");
-        if (out.error.code == "io_error" && is_eof_like(hec)) {
-            out.error.code = out.response_started ? "truncated" : "connection_reset";
+        if (out.error.ec == errc::io_error && is_eof_like(hec)) {
+            out.error = Error{out.response_started ? errc::truncated : errc::connection_reset,
+                              out.error.message};
         }
         co_return out;
     }
@@ -385,6 +387,7 @@ asio::awaitable<Outcome> ClientImpl::exchange(Conn& conn, const HttpRequest& req
     bool to_file = !stream_to.empty() && status >= 200 && status < 300 &&
                    !is_json(header.get()[http::field::content_type]);
     if (to_file) {
+        if (request.on_stream_start) request.on_stream_start();
         auto result = co_await read_body_to_file(conn, header, stream_to, epoch);
         co_return result;
     }
@@ -393,8 +396,8 @@ asio::awaitable<Outcome> ClientImpl::exchange(Conn& conn, const HttpRequest& req
 }
 
 Error body_error(Error e, const error_code& ec) {
-    if (e.code == "io_error" && is_eof_like(ec)) {
-        e.code = "truncated";
+    if (e.ec == errc::io_error && is_eof_like(ec)) {
+        e = Error{errc::truncated, e.message};
     }
     return e;
 }
@@ -438,7 +441,7 @@ asio::awaitable<Outcome> ClientImpl::read_body_to_file(
     error_code ec;
     parser.get().body().open(path.c_str(), beast::file_mode::write, ec);
     if (ec) {
-        out.error = Error{"io_error", "cannot open " + path + ": " + ec.message()};
+        out.error = Error{errc::io_error, "cannot open " + path + ": " + ec.message()};
         co_return out;
     }
     // The deadline covers each read, not the whole download: a large body must not time out
@@ -454,7 +457,7 @@ asio::awaitable<Outcome> ClientImpl::read_body_to_file(
     }
     auto& file = parser.get().body().file();
     if (::fsync(file.native_handle()) != 0) {
-        out.error = Error{"io_error", "fsync " + path + ": " + std::strerror(errno)};
+        out.error = Error{errc::io_error, "fsync " + path + ": " + std::strerror(errno)};
         co_return out;
     }
     response.body_bytes = file.size(ec);
@@ -477,6 +480,9 @@ asio::awaitable<bool> ClientImpl::acquire_slot(std::shared_ptr<Slots> slots) {
     slots->waiters.push_back(waiter);
     error_code ec;
     co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    // Canceled while waiting (the job was canceled, or the daemon stops): leave the line, or
+    // a later release would hand the slot to nobody.
+    if (!waiter->granted) std::erase(slots->waiters, waiter);
     co_return waiter->granted;
 }
 
@@ -485,7 +491,7 @@ asio::awaitable<Result<HttpResponse>> ClientImpl::send(HttpRequest request, std:
     std::shared_ptr<Slots> slots = slots_;
     const bool granted = co_await acquire_slot(slots);
     if (!granted) {
-        co_return Error{"canceled", "canceled while waiting for a connection"};
+        co_return Error{errc::canceled, "canceled while waiting for a connection"};
     }
     SlotGuard guard{slots};
     auto result = co_await send_on_slot(std::move(request), std::move(stream_to),
@@ -509,7 +515,7 @@ asio::awaitable<Result<HttpResponse>> ClientImpl::send_on_slot(HttpRequest reque
         }
         if (before_send && !before_send()) {
             if (epoch == epoch_) put_idle(std::move(conn));  // nothing was sent on it
-            co_return Error{"rate_limited_local", "the local rate limiter refused the request"};
+            co_return Error{errc::rate_limited_local, "the local rate limiter refused the request"};
         }
         ++stats_.requests;
         if (reused) ++stats_.reused;
@@ -523,7 +529,7 @@ asio::awaitable<Result<HttpResponse>> ClientImpl::send_on_slot(HttpRequest reque
         // A kept-alive connection the server already closed fails before any answer: the
         // request never reached the application, so one retry on a new connection is safe.
         bool retry = reused && attempt == 0 && !out.response_started && epoch == epoch_ &&
-                     out.error.code != "timeout";
+                     out.error.ec != errc::timeout;
         beast::get_lowest_layer(conn->stream).close();
         conn.reset();
         if (!retry) {

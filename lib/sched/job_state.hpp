@@ -1,21 +1,11 @@
-// The job state machine (SPEC §3): which transitions exist, decided in one place.
+// The job states as the scheduler names them: defined in core/job_state.hpp.
 #pragma once
-#include <optional>
-#include <string_view>
+#include "core/job_state.hpp"
 
 namespace genq::sched {
-
-enum class JobState { queued, submitting, running, succeeded, failed, canceled };
-
-std::string_view to_string(JobState s);
-std::optional<JobState> parse_job_state(std::string_view s);
-bool is_terminal(JobState s);
-
-// queued -> submitting -> running -> succeeded | failed | canceled, plus:
-//  submitting -> queued (retryable failure, unknown outcome after a crash, key rested),
-//  submitting -> succeeded | failed (sync kinds; permanent failures), queued -> canceled|failed,
-//  running -> queued (not_found is a failure; a key revoked mid-run keeps polling, so no),
-//  failed | canceled -> queued (retry by the user).
-bool transition_allowed(JobState from, JobState to);
-
+using genq::is_terminal;
+using genq::JobState;
+using genq::parse_job_state;
+using genq::to_string;
+using genq::transition_allowed;
 }  // namespace genq::sched

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "core/result.hpp"
+#include "store/durability.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -89,10 +90,6 @@ private:
     std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
 };
 
-// How hard a commit insists on reaching the disk. `relaxed` commits (progress counters, the
-// limiter's send log) skip the fsync: they survive a killed process (the WAL is in the page cache)
-// and become durable with the next `full` commit, which syncs the whole WAL.
-enum class Durability { full, relaxed };
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back in the destructor unless committed. Never held across a
 // co_await: every use is a synchronous block on the event loop.

@@ -1,6 +1,5 @@
 #include "store/job_store.hpp"
 
-#include "core/clock.hpp"
 #include "store/database.hpp"
 
 namespace genq::store {
@@ -10,14 +9,14 @@ constexpr std::string_view kColumns =
     "id, kind, state, priority, params, input_name, input_sha256, input_width, input_height, "
     "input_bytes, mask_sha256, requested_key, key_name, remote_id, attempts, polls, "
     "not_before_s, wait_reason, created_at, updated_at, finished_at, output, finish_reason, seed, "
-    "error_code, error_message, source, uid, cost";
+    "error_code, error_message, source, uid, cost, last_poll_at";
 
 std::string select_sql(std::string_view tail) {
     return "SELECT " + std::string(kColumns) + " FROM jobs " + std::string(tail);
 }
 
 JobState state_of(const std::string& s) {
-    auto st = sched::parse_job_state(s);
+    auto st = parse_job_state(s);
     if (!st) throw DbError("unknown job state in database: " + s);
     return *st;
 }
@@ -26,7 +25,7 @@ JobState state_of(const std::string& s) {
 constexpr std::string_view kUpdateSet =
     "priority=?1, params=?2, requested_key=?3, key_name=?4, remote_id=?5, attempts=?6, polls=?7, "
     "not_before_s=?8, wait_reason=?9, updated_at=?10, finished_at=?11, output=?12, "
-    "finish_reason=?13, seed=?14, error_code=?15, error_message=?16, cost=?17";
+    "finish_reason=?13, seed=?14, error_code=?15, error_message=?16, cost=?17, last_poll_at=?18";
 
 void bind_mutable(Statement& st, const Job& j) {
     st.bind(1, j.priority)
@@ -45,7 +44,8 @@ void bind_mutable(Statement& st, const Job& j) {
         .bind_text_or_null(14, j.seed)
         .bind_text_or_null(15, j.error_code)
         .bind_text_or_null(16, j.error_message)
-        .bind(17, j.cost);
+        .bind(17, j.cost)
+        .bind(18, j.last_poll_s);
 }
 
 // Rows of "SELECT seq, job_id, at, from_state, to_state, detail".
@@ -89,6 +89,7 @@ Job JobStore::read_row(const Statement& st) const {
     j.source = st.text(26);
     if (!st.is_null(27)) j.uid = st.int64(27);
     j.cost = static_cast<int>(st.int64(28));
+    j.last_poll_s = st.real(29);
     return j;
 }
 
@@ -98,10 +99,10 @@ void JobStore::add_event(std::string_view id, std::optional<JobState> from, JobS
         "INSERT INTO job_events (job_id, at, from_state, to_state, detail) VALUES (?,?,?,?,?)");
     st->bind(1, id).bind(2, at);
     if (from)
-        st->bind(3, sched::to_string(*from));
+        st->bind(3, to_string(*from));
     else
         st->bind_null(3);
-    st->bind(4, sched::to_string(to)).bind(5, detail);
+    st->bind(4, to_string(to)).bind(5, detail);
     st->run();
 }
 
@@ -119,8 +120,8 @@ void JobStore::insert_many(const std::vector<Job>& jobs, std::string_view detail
 
 void JobStore::insert_row(const Job& j, std::string_view detail) {
     auto st = db_.prepare("INSERT INTO jobs (" + std::string(kColumns) +
-                          ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    st->bind(1, j.id).bind(2, j.kind).bind(3, sched::to_string(j.state)).bind(4, j.priority);
+                          ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    st->bind(1, j.id).bind(2, j.kind).bind(3, to_string(j.state)).bind(4, j.priority);
     st->bind(5, j.params.dump()).bind(6, j.input_name).bind(7, j.input_sha256);
     st->bind(8, j.input_width).bind(9, j.input_height).bind(10, j.input_bytes);
     st->bind_text_or_null(11, j.mask_sha256).bind_text_or_null(12, j.requested_key);
@@ -130,20 +131,21 @@ void JobStore::insert_row(const Job& j, std::string_view detail) {
     st->bind_opt(21, j.finished_at).bind_text_or_null(22, j.output);
     st->bind_text_or_null(23, j.finish_reason).bind_text_or_null(24, j.seed);
     st->bind_text_or_null(25, j.error_code).bind_text_or_null(26, j.error_message);
-    st->bind(27, j.source).bind_opt(28, j.uid).bind(29, j.cost);
+    st->bind(27, j.source).bind_opt(28, j.uid).bind(29, j.cost).bind(30, j.last_poll_s);
     st->run();
     add_event(j.id, std::nullopt, j.state, detail, j.created_at);
 }
 
-bool JobStore::transition(Job& job, JobState to, std::string_view detail, bool durable) {
-    Transaction tx(db_, durable ? Durability::full : Durability::relaxed);
+bool JobStore::transition(Job& job, JobState to, std::string_view detail, Durability d,
+                          std::int64_t at_ms) {
+    Transaction tx(db_, d);
     Job next = job;
-    next.updated_at = now_ms();
+    next.updated_at = at_ms;
     {
         auto st = db_.prepare("UPDATE jobs SET " + std::string(kUpdateSet) +
-                              ", state=?18 WHERE id=?19 AND state=?20");
+                              ", state=?19 WHERE id=?20 AND state=?21");
         bind_mutable(*st, next);
-        st->bind(18, sched::to_string(to)).bind(19, job.id).bind(20, sched::to_string(job.state));
+        st->bind(19, to_string(to)).bind(20, job.id).bind(21, to_string(job.state));
         st->run();
     }
     if (db_.changes() != 1) return false;
@@ -154,11 +156,11 @@ bool JobStore::transition(Job& job, JobState to, std::string_view detail, bool d
     return true;
 }
 
-void JobStore::save_progress(const Job& job, bool durable) {
-    Transaction tx(db_, durable ? Durability::full : Durability::relaxed);
-    auto st = db_.prepare("UPDATE jobs SET " + std::string(kUpdateSet) + " WHERE id=?18");
+void JobStore::save_progress(const Job& job, Durability d) {
+    Transaction tx(db_, d);
+    auto st = db_.prepare("UPDATE jobs SET " + std::string(kUpdateSet) + " WHERE id=?19");
     bind_mutable(*st, job);
-    st->bind(18, job.id);
+    st->bind(19, job.id);
     st->run();
     tx.commit();
 }
@@ -168,6 +170,17 @@ std::optional<Job> JobStore::get(std::string_view id) {
     st->bind(1, id);
     if (!st->step()) return std::nullopt;
     return read_row(*st);
+}
+
+std::vector<std::string> JobStore::ids_with_prefix(std::string_view prefix, int limit) {
+    // Ids are lower-case letters and digits, so a case-insensitive prefix is a lower-case range.
+    std::string lo;
+    for (char c : prefix) lo += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    auto st = db_.prepare("SELECT id FROM jobs WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id LIMIT ?2");
+    st->bind(1, lo).bind(2, limit);
+    std::vector<std::string> out;
+    while (st->step()) out.push_back(st->text(0));
+    return out;
 }
 
 std::vector<Job> JobStore::list(const JobQuery& q) {
@@ -181,7 +194,7 @@ std::vector<Job> JobStore::list(const JobQuery& q) {
     auto st = db_.prepare(select_sql(where + " ORDER BY id DESC LIMIT ?3"));
     st->bind(1, q.before).bind(2, q.kind).bind(3, q.limit);
     for (std::size_t i = 0; i < q.states.size(); ++i)
-        st->bind(static_cast<int>(i + 4), sched::to_string(q.states[i]));
+        st->bind(static_cast<int>(i + 4), to_string(q.states[i]));
     std::vector<Job> out;
     while (st->step()) out.push_back(read_row(*st));
     return out;
@@ -230,22 +243,10 @@ double JobStore::next_queued_wake(double now_s) {
 
 std::vector<Job> JobStore::in_state(JobState s) {
     auto st = db_.prepare(select_sql("WHERE state=? ORDER BY id"));
-    st->bind(1, sched::to_string(s));
+    st->bind(1, to_string(s));
     std::vector<Job> out;
     while (st->step()) out.push_back(read_row(*st));
     return out;
-}
-
-int JobStore::requeue_unknown_submissions() {
-    int n = 0;
-    for (Job& j : in_state(JobState::submitting)) {
-        j.wait_reason = "";
-        if (transition(j, JobState::queued,
-                       "restart: the outcome of the interrupted submission is unknown; attempt "
-                       "counted, resubmitting"))
-            ++n;
-    }
-    return n;
 }
 
 bool JobStore::output_reserved(std::string_view path, std::string_view except_job) {

@@ -8,27 +8,13 @@
 #include <string_view>
 #include <vector>
 
+#include "store/durability.hpp"
 #include "store/job.hpp"
+#include "store/queue_store.hpp"
 
 namespace genq::store {
 
 class Database;
-
-struct JobEvent {
-    std::int64_t seq = 0;
-    std::string job_id;
-    std::int64_t at = 0;
-    std::string from_state;  // "" for creation
-    std::string to_state;
-    std::string detail;
-};
-
-struct JobQuery {
-    std::vector<JobState> states;  // empty = all
-    std::string kind;              // "" = all
-    int limit = 50;
-    std::string before;            // cursor: ids strictly older (smaller) than this
-};
 
 class JobStore {
 public:
@@ -42,14 +28,15 @@ public:
     // Writes every mutable field of `job` and moves it to `to`, with an event. Only succeeds if
     // the stored state is still `job.state` (a concurrent cancel wins): returns false otherwise.
     // On success job.state == to and job.updated_at is set.
-    // `durable` = false skips the fsync (see Durability::relaxed).
-    bool transition(Job& job, JobState to, std::string_view detail, bool durable = true);
+    bool transition(Job& job, JobState to, std::string_view detail, Durability d,
+                    std::int64_t at_ms);
 
     // Writes mutable fields without a state change and without an event (poll counts, the
-    // reserved output name). `durable` decides whether the commit waits for the disk.
-    void save_progress(const Job& job, bool durable);
+    // reserved output name).
+    void save_progress(const Job& job, Durability d);
 
     std::optional<Job> get(std::string_view id);
+    std::vector<std::string> ids_with_prefix(std::string_view prefix, int limit);
     std::vector<Job> list(const JobQuery& q);
     std::vector<JobEvent> events(std::string_view id);
     std::vector<JobEvent> events_since(std::int64_t seq, int limit);
@@ -61,9 +48,6 @@ public:
     double next_queued_wake(double now_s);
     std::vector<Job> in_state(JobState s);
 
-    // After a crash: every `submitting` job goes back to `queued`, its attempt counted, with an
-    // event saying the outcome was unknown. Returns how many.
-    int requeue_unknown_submissions();
 
     // Whether another job already reserved `path` as its output.
     bool output_reserved(std::string_view path, std::string_view except_job);

@@ -22,7 +22,7 @@
 #include "core/clock.hpp"
 #include "core/files.hpp"
 #include "store/database.hpp"
-#include "store/job_store.hpp"
+#include "store/queue_store.hpp"
 #include "watch/watch_store.hpp"
 
 namespace genq::watch {
@@ -107,13 +107,13 @@ struct Item {
 }  // namespace
 
 struct Watcher::Impl {
-    Impl(asio::io_context& io_, store::Database& db_, store::JobStore& jobs_,
+    Impl(asio::io_context& io_, store::Database& db_, store::QueueStore& jobs_,
          app::Intake& intake_)
         : io(io_), db(db_), jobs(jobs_), intake(intake_), files(db_), inotify(io_) {}
 
     asio::io_context& io;
     store::Database& db;
-    store::JobStore& jobs;
+    store::QueueStore& jobs;
     app::Intake& intake;
     WatchStore files;
     asio::posix::stream_descriptor inotify;
@@ -543,7 +543,7 @@ struct Watcher::Impl {
     }
 };
 
-Watcher::Watcher(asio::io_context& io, store::Database& db, store::JobStore& jobs,
+Watcher::Watcher(asio::io_context& io, store::Database& db, store::QueueStore& jobs,
                  app::Intake& intake)
     : impl_(std::make_unique<Impl>(io, db, jobs, intake)) {}
 

@@ -18,14 +18,14 @@ class Intake;
 }
 namespace genq::store {
 class Database;
-class JobStore;
+class QueueStore;
 }  // namespace genq::store
 
 namespace genq::watch {
 
 class Watcher {
 public:
-    Watcher(boost::asio::io_context& io, store::Database& db, store::JobStore& jobs,
+    Watcher(boost::asio::io_context& io, store::Database& db, store::QueueStore& jobs,
             app::Intake& intake);
     ~Watcher();
     Watcher(const Watcher&) = delete;

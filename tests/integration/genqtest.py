@@ -54,7 +54,7 @@ class Genqd:
     """One genqd under test. keys: {name: weight}; their secrets come from the environment."""
 
     def __init__(self, workdir, api=None, keys=None, limits=None, retry=None, extra="",
-                 watches=(), env=None, start=True, base_url=None):
+                 watches=(), env=None, start=True, base_url=None, top=""):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.state = self.dir / "state"
@@ -79,6 +79,7 @@ class Genqd:
             'output_dir = %s' % toml_value(self.output),
             'socket = %s' % toml_value(self.socket),
             'log_level = "debug"',
+            top,  # top-level keys (before the first table)
             "[api]",
             "base_url = %s" % toml_value(base_url or (api.base_url if api else "https://127.0.0.1:9")),
             "ca_file = %s" % toml_value(api.ca_file if api else ""),
@@ -103,7 +104,9 @@ class Genqd:
     # ---- process ---------------------------------------------------------------------------
     def start(self, timeout=20):
         self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([str(GENQD), "--config", str(self.config)], env=self.env,
+        # GENQ_TEST_WRAP runs genqd under a tool, e.g. "gdb -batch -ex run -ex bt --args".
+        wrap = os.environ.get("GENQ_TEST_WRAP", "").split()
+        self.proc = subprocess.Popen(wrap + [str(GENQD), "--config", str(self.config)], env=self.env,
                                      stdout=self.logf, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -325,6 +325,35 @@ def test_cancel_running_job(tmp):
         assert not any(d.output.iterdir()) if d.output.exists() else True
 
 
+def provider_errors(d):
+    """genq_provider_requests_total{class="error"} summed over keys: requests that ended
+    without an answer (canceled, timed out, reset)."""
+    _, body = d.request("GET", "/metrics")
+    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
+               if line.startswith("genq_provider_requests_total") and 'class="error"' in line)
+
+
+def test_cancel_stops_its_request_at_once(tmp):
+    # Every answer of the stand-in hangs 30 s (genq's own timeout is 5 s): only the cancel can
+    # end the submission's request within a second or two.
+    with FakeApi(BIN_DIR, tmp / "api", gen_time=60, fault_slow=1.0, slow_seconds=30,
+                 **FAKE) as api, Genqd(tmp / "d", api) as d:
+        jid = d.submit(write_images(tmp / "in", 1))[0]
+        wait_state(d, jid, ("submitting",))
+        deadline = time.monotonic() + 10
+        while api.stats()["submits"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert api.stats()["submits"] == 1, "the submission never reached the stand-in"
+        assert provider_errors(d) == 0
+        r = d.ctl("--json", "cancel", jid, check=0)
+        assert json.loads(r.stdout)[0]["state"] == "canceled"
+        t0 = time.monotonic()
+        while provider_errors(d) == 0 and time.monotonic() - t0 < 4:
+            time.sleep(0.05)
+        assert provider_errors(d) == 1, "the canceled job's request was not aborted"
+        assert d.job(jid)["state"] == "canceled"
+
+
 def test_retry_failed_and_canceled(tmp):
     with FakeApi(BIN_DIR, tmp / "api", gen_time=0.2, **FAKE) as api, Genqd(tmp / "d", api) as d:
         img = write_images(tmp / "in", 1)[0]

@@ -284,6 +284,8 @@ token = "s3cret-token"
         };
         const Bad cases[] = {
             {"[limits]\nwindow = -1", "limits.window", "> 0 and <= 86400 (1 day) (got -1)"},
+            {"stop_grace = -1", "stop_grace", ">= 0 and <= 300 (got -1)"},
+            {"stop_grace = 301", "stop_grace", "(got 301)"},
             {"[limits]\nwindow = 0", "limits.window", "(got 0)"},
             {"[limits]\nwindow = nan", "limits.window", "(got nan)"},
             {"[limits]\nwindow = inf", "limits.window", "(got inf)"},

@@ -87,12 +87,12 @@ TEST_SUITE("store") {
         Job a = *got;
         a.key_name = "main";
         a.attempts = 1;
-        CHECK(jobs.transition(a, JobState::submitting, "attempt 1"));
+        CHECK(jobs.transition(a, JobState::submitting, "attempt 1", Durability::full, now_ms()));
         CHECK(a.state == JobState::submitting);
         Job stale = *got;  // still believes it is queued
-        CHECK_FALSE(jobs.transition(stale, JobState::canceled, "late"));
+        CHECK_FALSE(jobs.transition(stale, JobState::canceled, "late", Durability::full, now_ms()));
         a.remote_id = std::string(64, 'a');
-        CHECK(jobs.transition(a, JobState::running, "accepted"));
+        CHECK(jobs.transition(a, JobState::running, "accepted", Durability::full, now_ms()));
         auto events = jobs.events(j.id);
         REQUIRE(events.size() == 3);
         CHECK(events[0].to_state == "queued");
@@ -119,19 +119,21 @@ TEST_SUITE("store") {
         CHECK(jobs.next_queued_wake(now()) == doctest::Approx(later.not_before_s));
     }
 
-    TEST_CASE("interrupted submissions go back to the queue with the attempt counted") {
+    TEST_CASE("the last poll's time survives in the row; ids found by a prefix in either case") {
         TempDir t;
         auto db = open_db(t.path);
         JobStore jobs(*db);
         Job j = make_job("x");
         jobs.insert(j, "");
-        j.attempts = 1;
-        REQUIRE(jobs.transition(j, JobState::submitting, ""));
-        CHECK(jobs.requeue_unknown_submissions() == 1);
-        auto back = jobs.get(j.id);
-        CHECK(back->state == JobState::queued);
-        CHECK(back->attempts == 1);
-        CHECK(jobs.events(j.id).back().detail.find("unknown") != std::string::npos);
+        j.last_poll_s = 1234.5;
+        jobs.save_progress(j, Durability::relaxed);
+        CHECK(jobs.get(j.id)->last_poll_s == doctest::Approx(1234.5));
+        std::string upper;
+        for (char c : j.id.substr(0, 6)) upper += static_cast<char>(std::toupper(c));
+        auto found = jobs.ids_with_prefix(upper, 5);
+        REQUIRE(found.size() == 1);
+        CHECK(found[0] == j.id);
+        CHECK(jobs.ids_with_prefix("zzzzzzzz", 5).empty());
     }
 
     TEST_CASE("listing pages with a cursor, filters by state and kind") {

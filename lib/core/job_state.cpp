@@ -1,8 +1,8 @@
-#include "sched/job_state.hpp"
+#include "core/job_state.hpp"
 
 #include <array>
 
-namespace genq::sched {
+namespace genq {
 namespace {
 
 constexpr std::array<std::string_view, 6> kNames = {"queued",    "submitting", "running",
@@ -41,4 +41,4 @@ bool transition_allowed(JobState from, JobState to) {
     return false;
 }
 
-}  // namespace genq::sched
+}  // namespace genq

@@ -1,8 +1,8 @@
-#include "store/job.hpp"
+#include "core/job.hpp"
 
 #include "core/clock.hpp"
 
-namespace genq::store {
+namespace genq {
 namespace {
 
 nlohmann::json text_or_null(const std::string& s) {
@@ -17,7 +17,7 @@ nlohmann::json to_json(const Job& j) {
     return {
         {"id", j.id},
         {"kind", j.kind},
-        {"state", sched::to_string(j.state)},
+        {"state", to_string(j.state)},
         {"priority", j.priority},
         {"params", j.params},
         {"input",
@@ -44,4 +44,4 @@ nlohmann::json to_json(const Job& j) {
     };
 }
 
-}  // namespace genq::store
+}  // namespace genq

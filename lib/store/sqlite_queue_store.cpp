@@ -1,0 +1,93 @@
+#include "store/sqlite_queue_store.hpp"
+
+#include "store/database.hpp"
+#include "store/job_store.hpp"
+#include "store/migrations.hpp"
+#include "store/send_log.hpp"
+#include "store/spool.hpp"
+
+namespace genq::store {
+
+struct SqliteQueueStore::Parts {
+    std::unique_ptr<Database> db;
+    JobStore jobs;
+    SendLog sends;
+    Spool spool;
+    Parts(std::unique_ptr<Database> d, std::string spool_dir)
+        : db(std::move(d)), jobs(*db), sends(*db), spool(std::move(spool_dir)) {}
+};
+
+Result<std::unique_ptr<SqliteQueueStore>> SqliteQueueStore::open(const std::string& state_dir) {
+    auto db = Database::open(state_dir + "/genq.db");
+    if (!db) return db.error();
+    try {
+        if (auto st = migrate(**db); !st) return st.error();
+    } catch (const DbError& e) {
+        return Error{"db_open", "database " + state_dir + "/genq.db: " + e.what()};
+    }
+    auto parts = std::make_unique<Parts>(std::move(*db), state_dir + "/spool");
+    if (auto st = parts->spool.init(); !st) return st.error();
+    return std::unique_ptr<SqliteQueueStore>(new SqliteQueueStore(std::move(parts)));
+}
+
+SqliteQueueStore::SqliteQueueStore(std::unique_ptr<Parts> parts) : p_(std::move(parts)) {}
+SqliteQueueStore::~SqliteQueueStore() = default;
+Database& SqliteQueueStore::database() { return *p_->db; }
+
+Result<std::string> SqliteQueueStore::put_input(std::string_view bytes, bool durable) {
+    return p_->spool.put(bytes, durable);
+}
+Status SqliteQueueStore::sync_inputs() { return p_->spool.sync(); }
+Result<std::string> SqliteQueueStore::read_input(const std::string& sha256) {
+    return p_->spool.read(sha256);
+}
+
+void SqliteQueueStore::insert(const std::vector<Job>& jobs, std::string_view detail) {
+    p_->jobs.insert_many(jobs, detail);
+}
+bool SqliteQueueStore::transition(Job& job, JobState to, std::string_view detail, Durability d,
+                                  std::int64_t at_ms) {
+    return p_->jobs.transition(job, to, detail, d, at_ms);
+}
+void SqliteQueueStore::save_progress(const Job& job, Durability d) {
+    p_->jobs.save_progress(job, d);
+}
+std::optional<Job> SqliteQueueStore::get(std::string_view id) { return p_->jobs.get(id); }
+std::vector<std::string> SqliteQueueStore::ids_with_prefix(std::string_view prefix, int limit) {
+    return p_->jobs.ids_with_prefix(prefix, limit);
+}
+std::vector<Job> SqliteQueueStore::list(const JobQuery& q) { return p_->jobs.list(q); }
+std::vector<JobEvent> SqliteQueueStore::events(std::string_view id) {
+    return p_->jobs.events(id);
+}
+std::vector<JobEvent> SqliteQueueStore::events_since(std::int64_t seq, int limit) {
+    return p_->jobs.events_since(seq, limit);
+}
+std::map<std::string, std::int64_t> SqliteQueueStore::counts_by_state() {
+    return p_->jobs.counts_by_state();
+}
+std::vector<Job> SqliteQueueStore::next_queued(TimePoint now_s, int limit) {
+    return p_->jobs.next_queued(now_s, limit);
+}
+TimePoint SqliteQueueStore::next_queued_wake(TimePoint now_s) {
+    return p_->jobs.next_queued_wake(now_s);
+}
+std::vector<Job> SqliteQueueStore::in_state(JobState s) { return p_->jobs.in_state(s); }
+bool SqliteQueueStore::output_reserved(std::string_view path, std::string_view except_job) {
+    return p_->jobs.output_reserved(path, except_job);
+}
+std::map<std::string, std::int64_t> SqliteQueueStore::credits_by_key(std::int64_t since_ms) {
+    return p_->jobs.credits_by_key(since_ms);
+}
+
+void SqliteQueueStore::record_send(std::string_view key, TimePoint t) { p_->sends.record(key, t); }
+std::vector<TimePoint> SqliteQueueStore::sends_since(std::string_view key, TimePoint from) {
+    return p_->sends.since(key, from);
+}
+void SqliteQueueStore::prune_sends(TimePoint before) { p_->sends.prune(before); }
+void SqliteQueueStore::save_lockout(std::string_view key, TimePoint until) {
+    p_->sends.save_lockout(key, until);
+}
+TimePoint SqliteQueueStore::lockout(std::string_view key) { return p_->sends.lockout(key); }
+
+}  // namespace genq::store
