@@ -1,0 +1,173 @@
+// Drives genq's web page in Debian's chromium through playwright-core (no browser download):
+//   node page_test.mjs app BASE TOKEN IMAGE... --shot FILE --downloads DIR
+//   node page_test.mjs wrapper BASE IMAGE
+// Run by tests/integration/test_web_page.py, which starts genqd and the stand-in and checks the
+// JSON this prints on its last line. Any failed step throws: exit status 1 and the reason.
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const LONG = 90_000;  // generous bound for one step; the steps wait for conditions, never sleep
+
+function option(args, name) {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  args.splice(i, 2);
+  return v;
+}
+
+async function launch() {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'genq-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.GENQ_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: FLAGS,
+    viewport: { width: 1280, height: 900 },
+    acceptDownloads: true,
+  });
+  const page = context.pages()[0] || await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push('page error: ' + e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
+  return { context, page, errors, profile };
+}
+
+// Finite duration > 0, and playback moves: the browser decoded the result it was given.
+async function videoPlays(page, selector) {
+  await page.waitForFunction((sel) => {
+    const v = document.querySelector(sel);
+    return v && v.readyState >= 1 && Number.isFinite(v.duration) && v.duration > 0;
+  }, selector, { timeout: LONG });
+  await page.$eval(selector, (v) => { v.muted = true; return v.play(); });
+  await page.waitForFunction((sel) => document.querySelector(sel).currentTime > 0.2, selector,
+    { timeout: LONG });
+  return page.$eval(selector, (v) => ({ duration: v.duration, width: v.videoWidth,
+                                        height: v.videoHeight }));
+}
+
+// Every state a card shows, in order, recorded in the page: the queue only changes through SSE
+// (the page reads the list once per connection), so a job seen going queued -> ... -> succeeded
+// without a reload moved live.
+async function recordStates(page) {
+  await page.evaluate(() => {
+    window.__seen = {};
+    const note = () => {
+      for (const c of document.querySelectorAll('.job')) {
+        const s = (window.__seen[c.dataset.id] ||= []);
+        if (s[s.length - 1] !== c.dataset.state) s.push(c.dataset.state);
+      }
+    };
+    new MutationObserver(note).observe(document.querySelector('#queue'),
+      { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
+    note();
+  });
+}
+
+async function cardState(page, id, state) {
+  await page.waitForSelector(`.job[data-id="${id}"][data-state="${state}"]`, { timeout: LONG });
+}
+
+async function runApp(args) {
+  const shot = option(args, '--shot');
+  const downloads = option(args, '--downloads');
+  const [base, token, ...images] = args;
+  const { context, page, errors, profile } = await launch();
+  const out = {};
+  try {
+    // Opened once with ?token=; the page keeps it and takes it out of the address bar.
+    await page.goto(base + '/?token=' + encodeURIComponent(token));
+    out.address_after_load = page.url();
+    out.token_kept = await page.evaluate(() => localStorage.getItem('genq.token'));
+    await page.waitForSelector('#conn.live', { timeout: LONG });
+    await recordStates(page);
+
+    await page.selectOption('#kind', 'video');
+    await page.fill('#params input[name="motion_bucket_id"]', '90');
+    await page.setInputFiles('#files', images);
+    await page.waitForFunction((n) => document.querySelectorAll('#picked figure').length === n,
+      images.length);
+    await page.click('#submit');
+    await page.waitForFunction((n) => document.querySelectorAll('.job').length >= n,
+      images.length, { timeout: LONG });
+    const ids = await page.$$eval('.job', (cs) => cs.map((c) => c.dataset.id));
+    out.jobs = ids;
+    out.durations = [];
+    for (const id of ids) {
+      await cardState(page, id, 'succeeded');
+      out.durations.push(await videoPlays(page, `.job[data-id="${id}"] video`));
+    }
+    out.states = await page.evaluate(() => window.__seen);
+
+    // Download the first result through its link.
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: LONG }),
+      page.click(`.job[data-id="${ids[0]}"] a.download`),
+    ]);
+    out.download_name = download.suggestedFilename();
+    out.download_file = path.join(downloads, out.download_name);
+    await download.saveAs(out.download_file);
+
+    // Cancel and retry: with the queue paused a new job stays queued long enough to cancel.
+    await page.click('#pause');
+    await page.waitForSelector('#pause:text("Resume queue")', { timeout: LONG });
+    await page.setInputFiles('#files', images.slice(0, 1));
+    await page.click('#submit');
+    await page.waitForFunction((n) => document.querySelectorAll('.job').length > n, ids.length,
+      { timeout: LONG });
+    const late = await page.$$eval('.job', (cs, known) =>
+      cs.map((c) => c.dataset.id).find((id) => !known.includes(id)), ids);
+    out.late_job = late;
+    await cardState(page, late, 'queued');
+    await page.click(`.job[data-id="${late}"] button.cancel`);
+    await cardState(page, late, 'canceled');
+    await page.click(`.job[data-id="${late}"] button.retry`);
+    await cardState(page, late, 'queued');
+    if (shot) {
+      // The picture for the README: results playing, and a job waiting in the paused queue.
+      await page.mouse.move(5, 5);
+      await page.screenshot({ path: shot, fullPage: true });
+      out.screenshot = shot;
+    }
+    await page.click('#pause');
+    await cardState(page, late, 'succeeded');
+    out.late_states = (await page.evaluate(() => window.__seen))[late];
+    await videoPlays(page, `.job[data-id="${late}"] video`);
+
+    out.errors = errors;
+  } finally {
+    await context.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+  return out;
+}
+
+// The wrapper document's own browser example, embedded in the page, run as a user would.
+async function runWrapper(args) {
+  const [base, image] = args;
+  const { context, page, errors, profile } = await launch();
+  try {
+    await page.goto(base + '/');
+    await page.click('details summary');
+    await page.setInputFiles('#imageInput', image);
+    await page.click('button[onclick="generateVideo()"]');
+    const info = await videoPlays(page, '#status video');
+    const text = await page.textContent('#status');
+    return { video: info, status_text: text, errors };
+  } finally {
+    await context.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+const [mode, ...rest] = process.argv.slice(2);
+try {
+  const result = mode === 'wrapper' ? await runWrapper(rest) : await runApp(rest);
+  console.log(JSON.stringify(result));
+} catch (e) {
+  console.error('page test failed: ' + (e && e.stack || e));
+  process.exit(1);
+}
