@@ -51,7 +51,7 @@ std::string output_size(std::uint32_t width, std::uint32_t height) {
 }
 
 std::string zoom_filter(std::uint32_t width, std::uint32_t height) {
-    return "zoompan=z='1+0.12*on/" + std::to_string(kFrames - 1) +
+    return "zoompan=z='1+0.3*on/" + std::to_string(kFrames - 1) +
            "':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2':d=" + std::to_string(kFrames) +
            ":s=" + output_size(width, height) + ":fps=24,format=yuv420p";
 }

@@ -85,6 +85,32 @@ def images(tmp):
     return out
 
 
+def test_query_token_only_where_a_browser_needs_it(tmp):
+    """`?token=` stands in for the header on GET / and GET /v1/events only."""
+    import requests
+    port = free_port()
+    base = "http://127.0.0.1:%d" % port
+    s = requests.Session()
+    s.trust_env = False
+    with Genqd(tmp / "d", extra=listener(port, TOKEN)) as d:
+        assert s.get(base + "/", timeout=10).status_code == 401
+        assert s.get(base + "/?token=wrong", timeout=10).status_code == 401
+        page = s.get(base + "/?token=" + TOKEN, timeout=10)
+        assert page.status_code == 200 and 'id="queue"' in page.text, page.status_code
+        assert "async function generateVideo()" in page.text  # the wrapper's example is kept
+        for method, path in (("GET", "/v1/status"), ("GET", "/v1/jobs"), ("POST", "/v1/pause"),
+                             ("GET", "/metrics"), ("HEAD", "/"), ("POST", "/v1/events")):
+            r = s.request(method, base + path + "?token=" + TOKEN, timeout=10)
+            assert r.status_code == 401, (method, path, r.status_code)
+        with s.get(base + "/v1/events?token=" + TOKEN, stream=True, timeout=10) as r:
+            assert r.status_code == 200 and r.headers["content-type"] == "text/event-stream"
+            assert next(r.iter_lines(chunk_size=1)) == b"event: hello"
+        with s.get(base + "/v1/events?token=nope", stream=True, timeout=10) as r:
+            assert r.status_code == 401
+        assert d.get_json("/v1/status")["paused"] is False  # POST /v1/pause?token= did nothing
+        assert TOKEN not in d.log()
+
+
 def test_page_queues_follows_plays_cancels_retries(tmp):
     if missing_tools():
         print("  SKIP: not installed: %s (scripts/deps.sh)" % ", ".join(missing_tools()))
@@ -138,5 +164,6 @@ def test_wrapper_example_still_works_in_the_page(tmp):
 
 
 if __name__ == "__main__":
-    run_tests([test_page_queues_follows_plays_cancels_retries,
+    run_tests([test_query_token_only_where_a_browser_needs_it,
+               test_page_queues_follows_plays_cancels_retries,
                test_wrapper_example_still_works_in_the_page])

@@ -122,16 +122,18 @@ async function runApp(args) {
       cs.map((c) => c.dataset.id).find((id) => !known.includes(id)), ids);
     out.late_job = late;
     await cardState(page, late, 'queued');
-    await page.click(`.job[data-id="${late}"] button.cancel`);
-    await cardState(page, late, 'canceled');
-    await page.click(`.job[data-id="${late}"] button.retry`);
-    await cardState(page, late, 'queued');
     if (shot) {
       // The picture for the README: results playing, and a job waiting in the paused queue.
+      await page.waitForFunction(() => /queued 1/.test(document.querySelector('#summary').textContent),
+        null, { timeout: LONG });
       await page.mouse.move(5, 5);
       await page.screenshot({ path: shot, fullPage: true });
       out.screenshot = shot;
     }
+    await page.click(`.job[data-id="${late}"] button.cancel`);
+    await cardState(page, late, 'canceled');
+    await page.click(`.job[data-id="${late}"] button.retry`);
+    await cardState(page, late, 'queued');
     await page.click('#pause');
     await cardState(page, late, 'succeeded');
     out.late_states = (await page.evaluate(() => window.__seen))[late];
