@@ -2,7 +2,7 @@
 genqd with an [http] listener and a token, the stand-in making real zoom videos; the page is
 opened once with ?token=, queues two images, follows them live over SSE, plays and downloads
 the results, cancels and retries a job. The wrapper document's own browser example, embedded
-in the same page, runs against a listener without a token.
+in the same page, runs against a listener without a token and plays the stand-in's built-in clip.
 
 Needs node, npm and /usr/bin/chromium (scripts/deps.sh installs them); playwright-core is
 installed with `npm ci` into <build dir>/web-node, outside the source tree. GENQ_WEB_SCREENSHOT=FILE
@@ -155,11 +155,13 @@ def test_wrapper_example_still_works_in_the_page(tmp):
         return
     script = node_modules()
     port = free_port()
-    with FakeApi(BIN_DIR, tmp / "api", gen_time=0.5, video_bytes=0, videos="zoom",
-                 **FAKE) as api, Genqd(tmp / "d", api, extra=listener(port)):
+    # The stand-in's built-in clip this time (what a machine without ffmpeg gets): it plays too.
+    with FakeApi(BIN_DIR, tmp / "api", gen_time=0.5, video_bytes=0, **FAKE) as api, \
+            Genqd(tmp / "d", api, extra=listener(port)):
         out = drive(script, "wrapper", "http://127.0.0.1:%d" % port, images(tmp)[0])
     assert out["errors"] == [], out["errors"]
     assert abs(out["video"]["duration"] - 2.0) < 0.05, out
+    assert (out["video"]["width"], out["video"]["height"]) == (64, 32), out
     assert "Video generation complete!" in out["status_text"], out["status_text"]
 
 
