@@ -67,6 +67,20 @@ async function recordStates(page) {
   });
 }
 
+// Drops a file on the drop zone as a file manager would (a DragEvent carrying a DataTransfer).
+async function dropFile(page, file) {
+  const data = fs.readFileSync(file).toString('base64');
+  await page.evaluate(([name, b64]) => {
+    const bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], name, { type: 'image/png' }));
+    const zone = document.querySelector('#drop');
+    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, [path.basename(file), data]);
+  await page.waitForFunction(() => document.querySelectorAll('#picked figure').length === 1);
+}
+
 async function cardState(page, id, state) {
   await page.waitForSelector(`.job[data-id="${id}"][data-state="${state}"]`, { timeout: LONG });
 }
@@ -114,7 +128,7 @@ async function runApp(args) {
     // Cancel and retry: with the queue paused a new job stays queued long enough to cancel.
     await page.click('#pause');
     await page.waitForSelector('#pause:text("Resume queue")', { timeout: LONG });
-    await page.setInputFiles('#files', images.slice(0, 1));
+    await dropFile(page, images[0]);
     await page.click('#submit');
     await page.waitForFunction((n) => document.querySelectorAll('.job').length > n, ids.length,
       { timeout: LONG });
