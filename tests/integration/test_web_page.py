@@ -1,7 +1,8 @@
 """The web page in a real browser: Debian's chromium, driven by playwright-core (tests/web/).
 genqd with an [http] listener and a token, the stand-in making real zoom videos; the page is
 opened once with ?token=, queues two images, follows them live over SSE, plays and downloads
-the results, cancels and retries a job. The wrapper document's own browser example, embedded
+the results, cancels and retries a job, and runs an upscale (another kind, its own parameters,
+an image shown in place). The wrapper document's own browser example, embedded
 in the same page, runs against a listener without a token and plays the stand-in's built-in clip.
 
 Needs node, npm and /usr/bin/chromium (scripts/deps.sh installs them); playwright-core is
@@ -125,7 +126,7 @@ def test_page_queues_follows_plays_cancels_retries(tmp):
             Genqd(tmp / "d", api, extra=listener(port, TOKEN)) as d:
         out = drive(script, "app", base, TOKEN, *images(tmp), "--shot", shot,
                     "--downloads", tmp / "downloads")
-        jobs = {j: d.job(j) for j in out["jobs"] + [out["late_job"]]}
+        jobs = {j: d.job(j) for j in out["jobs"] + [out["late_job"], out["upscale_job"]]}
         log = d.log()
     assert out["errors"] == [], out["errors"]
     assert out["address_after_load"] == base + "/", out["address_after_load"]
@@ -145,6 +146,9 @@ def test_page_queues_follows_plays_cancels_retries(tmp):
     late = out["late_states"]
     assert late.index("canceled") < late.index("queued", late.index("canceled")), late
     assert late[-1] == "succeeded" and jobs[out["late_job"]]["attempts"] >= 1, late
+    up = jobs[out["upscale_job"]]
+    assert up["kind"] == "upscale" and up["params"]["prompt"] == "the same hills, sharper", up
+    assert up["output"].endswith(".png") and min(out["upscale_image"]) > 0, out["upscale_image"]
     assert Path(out["screenshot"]).stat().st_size > 10000
     assert TOKEN not in log, "the token reached genqd's log"
 

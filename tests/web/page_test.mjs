@@ -153,6 +153,26 @@ async function runApp(args) {
     out.late_states = (await page.evaluate(() => window.__seen))[late];
     await videoPlays(page, `.job[data-id="${late}"] video`);
 
+    // Another kind with its own parameters: an upscale, whose result is an image shown in place.
+    const known = await page.$$eval('.job', (cs) => cs.map((c) => c.dataset.id));
+    await page.selectOption('#kind', 'upscale');
+    await page.fill('#params input[name="prompt"]', 'the same hills, sharper');
+    await page.selectOption('#params select[name="output_format"]', 'png');
+    await page.setInputFiles('#files', images.slice(0, 1));
+    await page.click('#submit');
+    await page.waitForFunction((n) => document.querySelectorAll('.job').length > n, known.length,
+      { timeout: LONG });
+    const up = await page.$$eval('.job', (cs, ids) =>
+      cs.map((c) => c.dataset.id).find((id) => !ids.includes(id)), known);
+    out.upscale_job = up;
+    await cardState(page, up, 'succeeded');
+    await page.waitForFunction((sel) => {
+      const img = document.querySelector(sel);
+      return img && img.complete && img.naturalWidth > 0;
+    }, `.job[data-id="${up}"] .media img[alt="result"]`, { timeout: LONG });
+    out.upscale_image = await page.$eval(`.job[data-id="${up}"] .media img[alt="result"]`,
+      (img) => [img.naturalWidth, img.naturalHeight]);
+
     out.errors = errors;
   } finally {
     await context.close();
