@@ -12,6 +12,7 @@ keeps the screenshot (docs/web-page.png is made that way)."""
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,8 @@ from genqtest import BIN_DIR, FakeApi, Genqd, run_tests
 from images import make_scene
 
 SOURCE = Path(__file__).resolve().parents[2]
+# The wrapper's reference document, when it is at hand (as in test_wrapper.py).
+REFERENCE = SOURCE.parent / "shared" / "reference" / "img2video-wrapper-api.md"
 WEB = SOURCE / "tests" / "web"
 NODE_DIR = BIN_DIR / "web-node"
 CHROMIUM = os.environ.get("GENQ_CHROMIUM", "/usr/bin/chromium")
@@ -99,6 +102,10 @@ def test_query_token_only_where_a_browser_needs_it(tmp):
         page = s.get(base + "/?token=" + TOKEN, timeout=10)
         assert page.status_code == 200 and 'id="queue"' in page.text, page.status_code
         assert "async function generateVideo()" in page.text  # the wrapper's example is kept
+        if REFERENCE.exists():  # ... as the document has it (trailing blanks aside)
+            doc = re.search(r"```javascript\n(.*?)```", REFERENCE.read_text(), re.S).group(1)
+            norm = lambda t: "\n".join(line.rstrip() for line in t.splitlines())  # noqa: E731
+            assert norm(doc) in norm(page.text), "the wrapper's browser example changed"
         for method, path in (("GET", "/v1/status"), ("GET", "/v1/jobs"), ("POST", "/v1/pause"),
                              ("GET", "/metrics"), ("HEAD", "/"), ("POST", "/v1/events")):
             r = s.request(method, base + path + "?token=" + TOKEN, timeout=10)
