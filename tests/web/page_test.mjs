@@ -92,9 +92,8 @@ async function runApp(args) {
   const { context, page, errors, profile } = await launch();
   const out = {};
   try {
-    // Opened once with ?token=; the page keeps it and takes it out of the address bar.
+    // Opened with ?token=; the page keeps it for its API calls (header, and ?token= on SSE).
     await page.goto(base + '/?token=' + encodeURIComponent(token));
-    out.address_after_load = page.url();
     out.token_kept = await page.evaluate(() => localStorage.getItem('genq.token'));
     await page.waitForSelector('#conn.live', { timeout: LONG });
     await recordStates(page);
@@ -124,6 +123,16 @@ async function runApp(args) {
     out.download_name = download.suggestedFilename();
     out.download_file = path.join(downloads, out.download_name);
     await download.saveAs(out.download_file);
+
+    // A reload shows the same queue, read back from genqd, and plays the results again.
+    await page.reload();
+    await page.waitForSelector('#conn.live', { timeout: LONG });
+    for (const id of ids) {
+      await cardState(page, id, 'succeeded');
+      await videoPlays(page, `.job[data-id="${id}"] video`);
+    }
+    out.after_reload = await page.$$eval('.job', (cs) => cs.map((c) => c.dataset.id));
+    await recordStates(page);
 
     // Cancel and retry: with the queue paused a new job stays queued long enough to cancel.
     await page.click('#pause');
