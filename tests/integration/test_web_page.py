@@ -173,6 +173,7 @@ def test_wrapper_example_still_works_in_the_page(tmp):
     assert out["errors"] == [], out["errors"]
     assert abs(out["video"]["duration"] - 2.0) < 0.05, out
     assert (out["video"]["width"], out["video"]["height"]) == (64, 32), out
+    assert out["card_video"]["duration"] == out["video"]["duration"] and not out["token_asked"], out
     assert "Video generation complete!" in out["status_text"], out["status_text"]
 
 

@@ -196,12 +196,17 @@ async function runWrapper(args) {
   const { context, page, errors, profile } = await launch();
   try {
     await page.goto(base + '/');
+    await page.waitForSelector('#conn.live', { timeout: LONG });  // no token here, none asked
     await page.click('details summary');
     await page.setInputFiles('#imageInput', image);
     await page.click('button[onclick="generateVideo()"]');
     const info = await videoPlays(page, '#status video');
     const text = await page.textContent('#status');
-    return { video: info, status_text: text, errors };
+    // The app beside it saw the wrapper's job go by over SSE, and plays it as well.
+    await page.waitForSelector('.job[data-state="succeeded"] video', { timeout: LONG });
+    const card = await videoPlays(page, '.job[data-state="succeeded"] video');
+    const tokenAsked = await page.$eval('#token-panel', (p) => p.classList.contains('show'));
+    return { video: info, status_text: text, card_video: card, token_asked: tokenAsked, errors };
   } finally {
     await context.close();
     fs.rmSync(profile, { recursive: true, force: true });
