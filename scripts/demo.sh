@@ -34,7 +34,7 @@ else
   export GENQ_DEMO_KEY=demo-key-0
   "$build/tests/genq-fakeapi" --listen 127.0.0.1:0 --cert "$demo/certs/server.pem" \
     --key "$demo/certs/server.key" --port-file "$demo/api.port" --keys "$GENQ_DEMO_KEY" \
-    --gen-time 4 --poll-interval 2 --video-bytes 300000 >"$demo/fakeapi.log" 2>&1 &
+    --gen-time 4 --poll-interval 2 --videos zoom --video-bytes 0 >"$demo/fakeapi.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do [ -s "$demo/api.port" ] && break; sleep 0.1; done
   base_url="https://127.0.0.1:$(cat "$demo/api.port")"
@@ -46,9 +46,9 @@ fi
 python3 - "$demo/in" "$count" <<'PY'
 import sys
 sys.path.insert(0, "tests/integration")
-from images import make_png
+from images import make_scene
 for i in range(int(sys.argv[2])):
-    open("%s/frame-%d.png" % (sys.argv[1], i + 1), "wb").write(make_png(1024, 576, seed=i))
+    open("%s/frame-%d.png" % (sys.argv[1], i + 1), "wb").write(make_scene(1024, 576, seed=i))
 PY
 
 cat >"$demo/genq.toml" <<TOML
@@ -78,3 +78,11 @@ ctl list
 echo
 echo "== results in $demo/output"
 ls -l "$demo/output"
+if command -v ffprobe >/dev/null; then
+  echo
+  echo "== every result is a playable MP4 (ffprobe: codec, size, seconds); play one with ffplay"
+  for f in "$demo"/output/*.mp4; do
+    printf '%s: %s\n' "$(basename "$f")" "$(ffprobe -v error -select_streams v:0 -of csv=p=0 \
+      -show_entries stream=codec_name,width,height:format=duration "$f" | paste -sd' ')"
+  done
+fi

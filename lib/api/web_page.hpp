@@ -1,5 +1,5 @@
-// The small page served at GET / : the browser example of the wrapper API document, unchanged, so
-// a browser on the [http] listener can try genq without a web server of its own.
+// The page served at GET /: the genq web app (lib/api/web/app.html, embedded at build time by
+// cmake/embed_web.cmake), which also carries the wrapper API document's browser example verbatim.
 #pragma once
 #include <string_view>
 

@@ -452,10 +452,25 @@ asio::awaitable<void> answer_read_error(State& st, Session<Proto>& s, const erro
     if (ok) co_await linger_close(s);
 }
 
+// A browser cannot put a header on a page load or on an EventSource, so GET / and GET /v1/events
+// may carry the token as `?token=` instead (the web page sends the header everywhere else).
+bool query_token_matches(const Request& msg, const std::string& token) {
+    if (msg.method() != http::verb::get) return false;
+    ServerRequest target;
+    std::string_view t = msg.target();
+    auto q = t.find('?');
+    if (q == std::string_view::npos) return false;
+    std::string_view path = t.substr(0, q);
+    if (path != "/" && path != "/v1/events") return false;
+    target.query = std::string(t.substr(q + 1));
+    return constant_time_equal(target.query_param("token"), token);
+}
+
 template <class Proto>
 bool authorized(const State& st, const Request& msg) {
     if (!std::is_same_v<Proto, TcpProto> || st.opt.tcp_token.empty()) return true;
-    return constant_time_equal(msg[http::field::authorization], "Bearer " + st.opt.tcp_token);
+    return constant_time_equal(msg[http::field::authorization], "Bearer " + st.opt.tcp_token) ||
+           query_token_matches(msg, st.opt.tcp_token);
 }
 
 // Waits for the next request on a kept-alive connection under the idle deadline.

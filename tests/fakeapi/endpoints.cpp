@@ -1,6 +1,8 @@
 // The provider's endpoints: submit (async and sync kinds), validation, magic seeds and results.
 #include "provider.hpp"
 
+#include "mp4_clip.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -216,6 +218,11 @@ Response Provider::submit(Call& call) {
     g.finish_reason = c.seed == 4000000777ULL ? "CONTENT_FILTERED" : "SUCCESS";
     g.content_seed = rng_();
     g.input_sha256 = c.image_sha;
+    if (call.submit->video) {  // the demo's ffmpeg encode runs while the generation "runs"
+        const auto& img = c.params["image"];
+        videos_.start(c.image_sha, field(*form, "image")->data, img["width"].get<std::uint32_t>(),
+                      img["height"].get<std::uint32_t>());
+    }
     g.params = std::move(c.params);
     return accept_generation(call, std::move(g));
 }
@@ -268,15 +275,15 @@ Response Provider::poll(Call& call) {
                       " was not found: it either does not exist or has expired"});
     }
     auto& g = it->second;
-    if (call.req.arrival < g.ready_at) {
+    if (call.req.arrival < g.ready_at || videos_.pending(g.input_sha256)) {
         return json_response(202, json{{"id", g.id}, {"status", "in-progress"}});
     }
     return serve_result(call, g);
 }
 
 Response Provider::serve_result(Call& call, Generation& g) {
-    const std::string bytes = g.format == "mp4" ? make_mp4(g.content_seed, opt_.video_bytes)
-                                                : make_image(g.format, g.content_seed);
+    const std::string bytes =
+        g.format == "mp4" ? video_result(g) : make_image(g.format, g.content_seed);
     g.result_sha256 = sha256_hex(bytes);
     Response res;
     if (header_value(call.req, "accept").find("application/json") != std::string::npos) {
@@ -296,6 +303,15 @@ Response Provider::serve_result(Call& call, Generation& g) {
     res.record.gen = g.id;
     res.record.sha256 = g.result_sha256;
     return res;
+}
+
+// The zoom made from the input when the demo asked for one and ffmpeg made it, else the built-in
+// clip; either padded to --video-bytes with the generation's own noise, so results still differ.
+std::string Provider::video_result(const Generation& g) {
+    if (auto clip = videos_.clip(g.input_sha256)) {
+        return pad_mp4(std::move(*clip), g.content_seed, opt_.video_bytes);
+    }
+    return make_mp4(g.content_seed, opt_.video_bytes);
 }
 
 }  // namespace fakeapi

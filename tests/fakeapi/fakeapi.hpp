@@ -28,6 +28,7 @@ struct Options {
     double gen_time = 3.5;
     double gen_jitter = 0.25;
     std::size_t video_bytes = 200000;
+    std::string videos = "builtin";  // builtin | zoom (ffmpeg, from the submitted image)
     std::optional<std::uint64_t> seed;
     double fault_5xx = 0;
     double fault_drop = 0;

@@ -42,7 +42,13 @@ void add_options(CLI::App& app, fakeapi::Options& o) {
     app.add_option("--gen-time", o.gen_time, "generation time (s)")->check(CLI::NonNegativeNumber);
     app.add_option("--gen-jitter", o.gen_jitter, "relative jitter of the generation time")
         ->check(CLI::Range(0.0, 1.0));
-    app.add_option("--video-bytes", o.video_bytes, "size of a video result");
+    app.add_option("--video-bytes", o.video_bytes,
+                   "minimum size of a video result (padded with a free box)");
+    app.add_option("--videos", o.videos,
+                   "builtin: a small built-in clip; zoom: a two-second zoom into the submitted "
+                   "image, encoded by ffmpeg (the built-in clip when ffmpeg is missing or fails)")
+        ->check(CLI::IsMember({"builtin", "zoom"}))
+        ->capture_default_str();
     add_fault_options(app, o);
 }
 

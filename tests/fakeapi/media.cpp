@@ -1,5 +1,7 @@
 #include "media.hpp"
 
+#include "mp4_clip.hpp"
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -446,16 +448,7 @@ std::string hex_id(std::mt19937_64& rng, std::size_t chars) {
 }
 
 std::string make_mp4(std::uint64_t seed, std::size_t size) {
-    static constexpr unsigned char ftyp[32] = {0,   0,   0,   0x20, 'f', 't', 'y', 'p',
-                                               'i', 's', 'o', 'm',  0,   0,   2,   0,
-                                               'i', 's', 'o', 'm',  'i', 's', 'o', '2',
-                                               'a', 'v', 'c', '1',  'm', 'p', '4', '1'};
-    size = std::max<std::size_t>(size, 48);
-    std::string out(reinterpret_cast<const char*>(ftyp), sizeof ftyp);
-    put_be32(out, static_cast<std::uint32_t>(size - out.size()));
-    out += "mdat";
-    append_random(out, seed, size);
-    return out;
+    return pad_mp4(builtin_clip(seed), seed, size);
 }
 
 std::string make_image(std::string_view format, std::uint64_t seed) {

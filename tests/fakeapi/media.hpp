@@ -38,7 +38,8 @@ std::string sha256_hex(std::string_view data);
 std::string base64(std::string_view data);
 std::string hex_id(std::mt19937_64& rng, std::size_t chars);
 
-// Deterministic fake results: the same seed gives the same bytes.
+// Deterministic fake results: the same seed gives the same bytes. A video is the built-in
+// playable clip (mp4_clip.hpp) padded to at least `size` bytes.
 std::string make_mp4(std::uint64_t seed, std::size_t size);
 std::string make_image(std::string_view format, std::uint64_t seed);
 

@@ -5,6 +5,7 @@
 
 #include "fakeapi.hpp"
 #include "media.hpp"
+#include "video_maker.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -125,6 +126,7 @@ private:
     Response accept_generation(Call& call, Generation gen);
     Response serve_result(Call& call, Generation& gen);
     std::optional<Response> magic_seed(std::uint64_t seed, const std::string& image_sha);
+    std::string video_result(const Generation& gen);
 
     nlohmann::json stats_json() const;
     nlohmann::json generations_json() const;
@@ -140,6 +142,7 @@ private:
     Counters counters_;
     std::mt19937_64 rng_;
     std::FILE* log_ = nullptr;
+    VideoMaker videos_{opt_.videos == "zoom"};  // after opt_: initialised from it
 };
 
 }  // namespace fakeapi

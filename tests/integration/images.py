@@ -42,3 +42,32 @@ def image_size(data):
     """(width, height) of a PNG, for checking results."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", "not a PNG"
     return struct.unpack(">II", data[16:24])
+
+
+def make_scene(width, height, seed=0):
+    """A small landscape (sky, sun, two rows of hills) as an RGB PNG: something worth watching in
+    the demo's zooming videos. The seed moves the sun and tints the light."""
+    import math
+    sun_x, sun_y = width * (0.25 + 0.5 * ((seed * 37) % 100) / 100), height * 0.3
+    sun_r2 = (min(width, height) * 0.09) ** 2
+    warm = (seed * 53) % 60
+    far = [height * (0.62 + 0.05 * math.sin(x / width * 7 + seed)) for x in range(width)]
+    near = [height * (0.78 + 0.06 * math.sin(x / width * 4.3 + 2 * seed + 1)) for x in range(width)]
+    rows = []
+    for y in range(height):
+        t = y / height
+        sky = bytes((min(255, int(90 + 150 * t + warm)), int(140 + 80 * t), int(235 - 60 * t)))
+        row = bytearray(b"\x00")
+        for x in range(width):
+            if y > near[x]:
+                row += bytes((40, int(110 - 40 * t), 50))
+            elif y > far[x]:
+                row += bytes((70, int(140 - 30 * t), 90))
+            elif (x - sun_x) ** 2 + (y - sun_y) ** 2 < sun_r2:
+                row += bytes((255, 225, 120))
+            else:
+                row += sky
+        rows.append(bytes(row))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
+            + _png_chunk(b"IDAT", zlib.compress(b"".join(rows), 6)) + _png_chunk(b"IEND", b""))
