@@ -65,7 +65,8 @@ RELIGHT = "/v2beta/stable-image/edit/replace-background-and-relight"
 
 # (path, files, fields, status, name, mentions): refusals of the provider's own rules.
 REFUSALS = [
-    ("/v2beta/stable-image/generate/core", {}, {}, 400, "bad_request", "prompt: is required"),
+    ("/v2beta/stable-image/generate/core", {}, {"negative_prompt": ""}, 400, "bad_request",
+     "prompt: is required"),
     ("/v2beta/stable-image/generate/ultra", {"image": IMG}, {"prompt": "x"}, 400, "bad_request",
      "strength: is required"),
     ("/v2beta/stable-image/generate/sd3", {}, {"prompt": "x", "mode": "image-to-image"}, 400,

@@ -485,7 +485,7 @@ def test_family_refusals(tmp):
          "creativity: must be a number from 0.2 to 0.5"),
         ("upscale-fast", big, {}, "image: each side must be 32 to 1536 pixels"),
         ("erase", rgb, {}, "image: has no alpha channel and no mask"),
-        ("outpaint", rgb, {}, "left or right or up or down: at least one must be greater than 0"),
+        ("outpaint", rgb, {}, "left, right, up or down: at least one must be greater than 0"),
         ("outpaint", rgb, {"down": "2001"}, "down: must be an integer from 0 to 2000"),
         ("search-and-replace", rgb, {"prompt": "p"}, "search_prompt: is required"),
         ("search-and-recolor", rgb, {"prompt": "p", "select_prompt": "s", "grow_mask": "21"},

@@ -235,9 +235,9 @@ TEST_SUITE("provider.family") {
                           image(kRgb));
         CHECK(p["left"] == 200);
         CHECK(refused("outpaint", json::object(), image(kRgb)) ==
-              "left or right or up or down: at least one must be greater than 0");
+              "left, right, up or down: at least one must be greater than 0");
         CHECK(starts(refused("outpaint", {{"left", 0}, {"up", 0}}, image(kRgb)),
-                     "left or right or up or down: at least one"));
+                     "left, right, up or down: at least one"));
         CHECK(starts(refused("outpaint", {{"right", 2001}}, image(kRgb)),
                      "right: must be an integer from 0 to 2000"));
         CHECK(starts(refused("outpaint", {{"up", 10}, {"creativity", 1.1}}, image(kRgb)),
