@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "provider/image_info.hpp"
+
 namespace genq::provider {
 namespace {
 
@@ -148,18 +150,31 @@ RgbImage fit_pixels(const RgbImage& src, int tw, int th, FitMode mode) {
     return mode == FitMode::crop ? crop_fit(src, tw, th) : pad_fit(src, tw, th);
 }
 
+// The largest power-of-two reduction (at most 8) that still leaves at least one source pixel per
+// output pixel: a 4000x3000 photo cropped to 1024x576 may be decoded at 2000x1500.
+int reduction_for(int w, int h, int tw, int th, FitMode mode) {
+    const double sx = double(tw) / w, sy = double(th) / h;
+    const double scale = mode == FitMode::crop ? std::max(sx, sy) : std::min(sx, sy);
+    int reduce = 1;
+    while (reduce < 8 && scale * reduce * 2 <= 1.0) reduce *= 2;
+    return reduce;
+}
+
 Result<FitResult> fit_to_video(std::string_view bytes, FitMode mode, std::string_view field) {
-    auto decoded = decode_image(bytes, field);
+    const auto info = read_image_info(bytes);
+    if (!info) return decode_image(bytes, field).error();  // the decoder words the refusal
+    const auto [tw, th] = nearest_video_size(info->width, info->height);
+    auto decoded = decode_image(bytes, field,
+                                reduction_for(info->width, info->height, tw, th, mode));
     if (!decoded) return decoded.error();
-    const auto [tw, th] = nearest_video_size(decoded->width, decoded->height);
     auto png = encode_png(fit_pixels(*decoded, tw, th, mode));
     if (!png) return png.error();
     FitResult out;
     out.png = std::move(*png);
     out.width = tw;
     out.height = th;
-    out.original_width = decoded->width;
-    out.original_height = decoded->height;
+    out.original_width = info->width;
+    out.original_height = info->height;
     out.mode = mode;
     return out;
 }

@@ -165,6 +165,29 @@ TEST_SUITE("provider.fit") {
         CHECK(near(pixel(out, 1021, 288), 0, 0, 255));
     }
 
+    TEST_CASE("a large JPEG or WebP may be decoded at a reduced size; a PNG never is") {
+        const std::string jpg = to_jpeg(bands(4000, 3000, 300));
+        auto half = decode_image(jpg, "image", 2);
+        REQUIRE(half.ok());
+        CHECK(half->width == 2000);
+        CHECK(half->height == 1500);
+        auto eighth = decode_image(to_jpeg(bands(1001, 999, 100)), "image", 8);
+        REQUIRE(eighth.ok());
+        CHECK(eighth->width == 126);  // sides rounded up
+        CHECK(eighth->height == 125);
+        auto odd = decode_image(jpg, "image", 3);  // not a power of two: full size
+        REQUIRE(odd.ok());
+        CHECK(odd->width == 4000);
+        auto webp = decode_image(to_webp(solid(1001, 600, 9, 8, 7)), "image", 4);
+        REQUIRE(webp.ok());
+        CHECK(webp->width == 251);
+        CHECK(webp->height == 150);
+        CHECK(near(pixel(*webp, 125, 75), 9, 8, 7, 0));
+        auto png = decode_image(to_png(solid(800, 600, 1, 2, 3)), "image", 4);
+        REQUIRE(png.ok());
+        CHECK(png->width == 800);
+    }
+
     TEST_CASE("cropping removes equal parts of both sides") {
         // 2000x1000 (2:1) to 16:9 keeps 1777.8 columns: 111 cut on each side, so 100-pixel
         // bands vanish entirely.
