@@ -112,6 +112,16 @@ inline void image_decode(std::string_view in) {
     check(img->width > 0 && img->height > 0, "decoded size is positive");
     check(img->rgb.size() == std::size_t(img->width) * std::size_t(img->height) * 3,
           "three bytes per decoded pixel");
+    // The reduced decode (JPEG DCT scaling, WebP decoder scaling), by a factor the input picks.
+    const int reduce = 1 << (in.size() % 4);
+    auto small = provider::decode_image(in, "image", reduce);
+    check(small.ok(), "a picture that decodes whole also decodes reduced");
+    check(small->width <= img->width && small->height <= img->height, "reduced is not larger");
+    check(small->width >= (img->width + reduce - 1) / reduce &&
+              small->height >= (img->height + reduce - 1) / reduce,
+          "reduced by at most the factor asked");
+    check(small->rgb.size() == std::size_t(small->width) * std::size_t(small->height) * 3,
+          "three bytes per reduced pixel");
     const auto [tw, th] = provider::nearest_video_size(img->width, img->height);
     for (const auto mode : {provider::FitMode::crop, provider::FitMode::pad}) {
         const auto out = provider::fit_pixels(*img, tw / 16, th / 16, mode);
