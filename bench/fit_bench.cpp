@@ -65,8 +65,8 @@ std::string jpeg_of(const RgbImage& img) {
 
 std::string webp_of(const RgbImage& img) {
     std::uint8_t* out = nullptr;
-    const std::size_t n = WebPEncodeRGB(img.rgb.data(), img.width, img.height, img.width * 3,
-                                        85, &out);
+    const std::size_t n =
+        WebPEncodeRGB(img.rgb.data(), img.width, img.height, img.width * 3, 85, &out);
     std::string s(reinterpret_cast<char*>(out), n);
     WebPFree(out);
     return s;
@@ -96,9 +96,10 @@ void measure(const char* name, const std::string& bytes, int reps) {
             best = std::min(best, ms);
             total += ms;
         }
-        std::printf("%-22s %-4s %7.1f KiB in -> %dx%d, %6.1f KiB PNG: best %7.1f ms, mean %7.1f ms\n",
-                    name, std::string(fit_mode_name(mode)).c_str(), bytes.size() / 1024.0,
-                    last.width, last.height, last.png.size() / 1024.0, best, total / reps);
+        std::printf(
+            "%-22s %-4s %7.1f KiB in -> %dx%d, %6.1f KiB PNG: best %7.1f ms, mean %7.1f ms\n", name,
+            std::string(fit_mode_name(mode)).c_str(), bytes.size() / 1024.0, last.width,
+            last.height, last.png.size() / 1024.0, best, total / reps);
     }
 }
 

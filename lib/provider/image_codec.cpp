@@ -22,8 +22,8 @@ void flatten_rgba(const std::uint8_t* rgba, std::size_t pixels, std::vector<std:
     rgb.resize(pixels * 3);
     for (std::size_t i = 0; i < pixels; ++i) {
         const unsigned a = rgba[i * 4 + 3];
-        for (int c = 0; c < 3; ++c) rgb[i * 3 + c] = static_cast<std::uint8_t>(
-            (rgba[i * 4 + c] * a + 127) / 255);
+        for (int c = 0; c < 3; ++c)
+            rgb[i * 3 + c] = static_cast<std::uint8_t>((rgba[i * 4 + c] * a + 127) / 255);
     }
 }
 
@@ -66,8 +66,8 @@ void jpeg_quiet(j_common_ptr, int) {}  // warnings (e.g. premature end) are not 
 
 // Fills `rgb` and the size; returns false with err.message set on failure. Plain C style
 // because of the longjmp.
-bool read_jpeg(const unsigned char* data, unsigned long size, int reduce, JpegError& err,
-               int& w, int& h, std::vector<std::uint8_t>& rgb) {
+bool read_jpeg(const unsigned char* data, unsigned long size, int reduce, JpegError& err, int& w,
+               int& h, std::vector<std::uint8_t>& rgb) {
     jpeg_decompress_struct cinfo;
     cinfo.err = jpeg_std_error(&err.mgr);
     err.mgr.error_exit = jpeg_fail;
@@ -109,8 +109,8 @@ bool read_jpeg(const unsigned char* data, unsigned long size, int reduce, JpegEr
 Result<RgbImage> decode_jpeg(std::string_view bytes, std::string_view field, int reduce) {
     JpegError err{};
     RgbImage out;
-    if (!read_jpeg(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), reduce,
-                   err, out.width, out.height, out.rgb)) {
+    if (!read_jpeg(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), reduce, err,
+                   out.width, out.height, out.rgb)) {
         return bad(field, std::string("the JPEG cannot be decoded (") + err.message + ")");
     }
     return out;
@@ -162,9 +162,12 @@ Result<RgbImage> decode_image(std::string_view bytes, std::string_view field, in
                               std::to_string(kMaxDecodePixels / 1'000'000) + " megapixels)");
     }
     switch (info->format) {
-        case ImageFormat::png: return decode_png(bytes, field);
-        case ImageFormat::jpeg: return decode_jpeg(bytes, field, reduce);
-        case ImageFormat::webp: return decode_webp(bytes, field, reduce);
+        case ImageFormat::png:
+            return decode_png(bytes, field);
+        case ImageFormat::jpeg:
+            return decode_jpeg(bytes, field, reduce);
+        case ImageFormat::webp:
+            return decode_webp(bytes, field, reduce);
     }
     return bad(field, "unsupported format");
 }

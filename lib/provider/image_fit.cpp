@@ -50,8 +50,7 @@ std::uint8_t to_byte(float v) {
 
 // Resamples the source rectangle (sx, sy, sw, sh) of `src` to dw x dh: rows first, then
 // columns (separable), in floats.
-RgbImage resample(const RgbImage& src, double sx, double sy, double sw, double sh, int dw,
-                  int dh) {
+RgbImage resample(const RgbImage& src, double sx, double sy, double sw, double sh, int dw, int dh) {
     const auto xt = make_taps(src.width, sx, sw, dw);
     const auto yt = make_taps(src.height, sy, sh, dh);
     const int y0 = yt.front().first;
@@ -78,9 +77,9 @@ RgbImage resample(const RgbImage& src, double sx, double sy, double sw, double s
         for (int x = 0; x < dw * 3; ++x) {
             float acc = 0;
             for (std::size_t k = 0; k < t.weights.size(); ++k)
-                acc += t.weights[k] *
-                       rows[static_cast<std::size_t>(t.first - y0 + static_cast<int>(k)) * dw * 3 +
-                            x];
+                acc +=
+                    t.weights[k] *
+                    rows[static_cast<std::size_t>(t.first - y0 + static_cast<int>(k)) * dw * 3 + x];
             dst.rgb[static_cast<std::size_t>(y) * dw * 3 + x] = to_byte(acc);
         }
     }
@@ -91,7 +90,10 @@ RgbImage resample(const RgbImage& src, double sx, double sy, double sw, double s
 RgbImage crop_fit(const RgbImage& src, int tw, int th) {
     const double target = double(tw) / th, aspect = double(src.width) / src.height;
     double sw = src.width, sh = src.height;
-    if (aspect > target) sw = src.height * target; else sh = src.width / target;
+    if (aspect > target)
+        sw = src.height * target;
+    else
+        sh = src.width / target;
     return resample(src, (src.width - sw) / 2, (src.height - sh) / 2, sw, sh, tw, th);
 }
 
@@ -122,7 +124,9 @@ std::optional<FitMode> parse_fit_mode(std::string_view text) {
     return std::nullopt;
 }
 
-std::string_view fit_mode_name(FitMode mode) { return mode == FitMode::crop ? "crop" : "pad"; }
+std::string_view fit_mode_name(FitMode mode) {
+    return mode == FitMode::crop ? "crop" : "pad";
+}
 
 const std::vector<std::pair<int, int>>& video_sizes() {
     static const std::vector<std::pair<int, int>> sizes{{1024, 576}, {576, 1024}, {768, 768}};
@@ -164,8 +168,8 @@ Result<FitResult> fit_to_video(std::string_view bytes, FitMode mode, std::string
     const auto info = read_image_info(bytes);
     if (!info) return decode_image(bytes, field).error();  // the decoder words the refusal
     const auto [tw, th] = nearest_video_size(info->width, info->height);
-    auto decoded = decode_image(bytes, field,
-                                reduction_for(info->width, info->height, tw, th, mode));
+    auto decoded =
+        decode_image(bytes, field, reduction_for(info->width, info->height, tw, th, mode));
     if (!decoded) return decoded.error();
     auto png = encode_png(fit_pixels(*decoded, tw, th, mode));
     if (!png) return png.error();

@@ -28,7 +28,7 @@ std::pair<int, int> nearest_video_size(int width, int height);
 
 struct FitResult {
     std::string png;
-    int width = 0, height = 0;                    // one of video_sizes()
+    int width = 0, height = 0;  // one of video_sizes()
     int original_width = 0, original_height = 0;
     FitMode mode = FitMode::crop;
 };

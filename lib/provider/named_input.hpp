@@ -10,8 +10,8 @@ struct NamedInput {
     // subject_image, which is accepted here too), "mask", or an extra image field of the
     // operation (background_reference, light_reference).
     std::string field;
-    std::string filename;     // shown to the provider; empty: the field name
-    std::string_view bytes;   // not owned: the caller keeps the bytes alive
+    std::string filename;    // shown to the provider; empty: the field name
+    std::string_view bytes;  // not owned: the caller keeps the bytes alive
 };
 
 }  // namespace genq::provider

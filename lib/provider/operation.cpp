@@ -267,8 +267,8 @@ Operation sd3_row() {
 }
 
 Operation upscale_conservative_row() {
-    Operation op = sync_image_row("upscale-conservative", "/v2beta/stable-image/upscale/conservative",
-                                  edit_image(), 40);
+    Operation op = sync_image_row("upscale-conservative",
+                                  "/v2beta/stable-image/upscale/conservative", edit_image(), 40);
     op.fields = {text_field("prompt", true), text_field("negative_prompt", false),
                  seed_field(false), output_format_field(),
                  number_field("creativity", 0.2, 0.5, "0.35")};
@@ -314,7 +314,8 @@ Operation search_row(std::string kind, std::string path, std::string search_fiel
 
 // The result keeps the transparency, so no jpeg; a smaller pixel budget than the other edits.
 Operation remove_background_row() {
-    Operation op = sync_image_row("remove-background", "/v2beta/stable-image/edit/remove-background",
+    Operation op = sync_image_row("remove-background",
+                                  "/v2beta/stable-image/edit/remove-background",
                                   edit_image(4194304), 5);
     op.fields = {choice_field("output_format", {"png", "webp"}, "png")};
     return op;

@@ -36,21 +36,34 @@ struct Spec {
     double price = 0;
 };
 
-FieldDef text(std::string n, bool required = false) { return {std::move(n), T::text, 0, 0, {}, required}; }
-FieldDef num(std::string n, double lo, double hi) { return {std::move(n), T::number, lo, hi, {}, false}; }
-FieldDef integer(std::string n, double lo, double hi) { return {std::move(n), T::integer, lo, hi, {}, false}; }
-FieldDef choice(std::string n, std::vector<std::string> c) { return {std::move(n), T::choice, 0, 0, std::move(c), false}; }
+FieldDef text(std::string n, bool required = false) {
+    return {std::move(n), T::text, 0, 0, {}, required};
+}
+FieldDef num(std::string n, double lo, double hi) {
+    return {std::move(n), T::number, lo, hi, {}, false};
+}
+FieldDef integer(std::string n, double lo, double hi) {
+    return {std::move(n), T::integer, lo, hi, {}, false};
+}
+FieldDef choice(std::string n, std::vector<std::string> c) {
+    return {std::move(n), T::choice, 0, 0, std::move(c), false};
+}
 
-FieldDef seed() { return integer("seed", 0, 4294967294.0); }
-FieldDef formats() { return choice("output_format", {"jpeg", "png", "webp"}); }
+FieldDef seed() {
+    return integer("seed", 0, 4294967294.0);
+}
+FieldDef formats() {
+    return choice("output_format", {"jpeg", "png", "webp"});
+}
 FieldDef ratios() {
-    return choice("aspect_ratio", {"21:9", "16:9", "3:2", "5:4", "1:1", "4:5", "2:3", "9:16", "9:21"});
+    return choice("aspect_ratio",
+                  {"21:9", "16:9", "3:2", "5:4", "1:1", "4:5", "2:3", "9:16", "9:21"});
 }
 FieldDef presets() {
-    return choice("style_preset", {"enhance", "anime", "photographic", "digital-art", "comic-book",
-                                   "fantasy-art", "line-art", "analog-film", "neon-punk",
-                                   "isometric", "low-poly", "origami", "modeling-compound",
-                                   "cinematic", "3d-model", "pixel-art", "tile-texture"});
+    return choice("style_preset",
+                  {"enhance", "anime", "photographic", "digital-art", "comic-book", "fantasy-art",
+                   "line-art", "analog-film", "neon-punk", "isometric", "low-poly", "origami",
+                   "modeling-compound", "cinematic", "3d-model", "pixel-art", "tile-texture"});
 }
 
 ImageDef optional_image(std::string name) {
@@ -64,36 +77,68 @@ std::vector<Spec> make_specs() {
     std::vector<Spec> s;
     ImageDef gen = optional_image("image");
     gen.aspect = false;
-    s.push_back({"ultra", {gen},
+    s.push_back({"ultra",
+                 {gen},
                  {text("prompt", true), text("negative_prompt"), ratios(), seed(), formats(),
-                  num("strength", 0, 1), presets()}, {}, 8});
-    s.push_back({"core", {}, {text("prompt", true), text("negative_prompt"), ratios(), seed(),
-                              formats(), presets()}, {}, 3});
-    s.push_back({"sd3", {gen},
-                 {text("prompt", true), choice("mode", {"text-to-image", "image-to-image"}),
-                  ratios(), choice("model", {"sd3.5-large", "sd3.5-large-turbo", "sd3.5-medium",
-                                             "sd3-large", "sd3-large-turbo", "sd3-medium"}),
-                  seed(), choice("output_format", {"jpeg", "png"}), text("negative_prompt"),
-                  num("cfg_scale", 1, 10), num("strength", 0, 1)}, {}, 6.5});
-    s.push_back({"upscale-conservative", {ImageDef{"image"}},
+                  num("strength", 0, 1), presets()},
+                 {},
+                 8});
+    s.push_back(
+        {"core",
+         {},
+         {text("prompt", true), text("negative_prompt"), ratios(), seed(), formats(), presets()},
+         {},
+         3});
+    s.push_back(
+        {"sd3",
+         {gen},
+         {text("prompt", true), choice("mode", {"text-to-image", "image-to-image"}), ratios(),
+          choice("model", {"sd3.5-large", "sd3.5-large-turbo", "sd3.5-medium", "sd3-large",
+                           "sd3-large-turbo", "sd3-medium"}),
+          seed(), choice("output_format", {"jpeg", "png"}), text("negative_prompt"),
+          num("cfg_scale", 1, 10), num("strength", 0, 1)},
+         {},
+         6.5});
+    s.push_back({"upscale-conservative",
+                 {ImageDef{"image"}},
                  {text("prompt", true), text("negative_prompt"), seed(), formats(),
-                  num("creativity", 0.2, 0.5)}, {}, 40});
-    s.push_back({"upscale-fast", {ImageDef{"image", true, 32, 1536, 1024, 1048576, true}},
-                 {formats()}, {}, 2});
-    s.push_back({"erase", {ImageDef{"image"}, optional_image("mask")},
-                 {integer("grow_mask", 0, 20), seed(), formats()}, {}, 5});
-    s.push_back({"outpaint", {ImageDef{"image"}},
-                 {integer("left", 0, 2000), integer("right", 0, 2000), integer("up", 0, 2000),
-                  integer("down", 0, 2000), text("prompt"), num("creativity", 0, 1), seed(),
-                  formats()}, {"left", "right", "up", "down"}, 4});
-    s.push_back({"search-and-replace", {ImageDef{"image"}},
+                  num("creativity", 0.2, 0.5)},
+                 {},
+                 40});
+    s.push_back({"upscale-fast",
+                 {ImageDef{"image", true, 32, 1536, 1024, 1048576, true}},
+                 {formats()},
+                 {},
+                 2});
+    s.push_back({"erase",
+                 {ImageDef{"image"}, optional_image("mask")},
+                 {integer("grow_mask", 0, 20), seed(), formats()},
+                 {},
+                 5});
+    s.push_back(
+        {"outpaint",
+         {ImageDef{"image"}},
+         {integer("left", 0, 2000), integer("right", 0, 2000), integer("up", 0, 2000),
+          integer("down", 0, 2000), text("prompt"), num("creativity", 0, 1), seed(), formats()},
+         {"left", "right", "up", "down"},
+         4});
+    s.push_back({"search-and-replace",
+                 {ImageDef{"image"}},
                  {text("prompt", true), text("search_prompt", true), text("negative_prompt"),
-                  integer("grow_mask", 0, 20), seed(), formats()}, {}, 5});
-    s.push_back({"search-and-recolor", {ImageDef{"image"}},
+                  integer("grow_mask", 0, 20), seed(), formats()},
+                 {},
+                 5});
+    s.push_back({"search-and-recolor",
+                 {ImageDef{"image"}},
                  {text("prompt", true), text("select_prompt", true), text("negative_prompt"),
-                  integer("grow_mask", 0, 20), seed(), formats()}, {}, 5});
-    s.push_back({"remove-background", {ImageDef{"image", true, 64, 0, 4096, 4194304, true}},
-                 {choice("output_format", {"png", "webp"})}, {}, 5});
+                  integer("grow_mask", 0, 20), seed(), formats()},
+                 {},
+                 5});
+    s.push_back({"remove-background",
+                 {ImageDef{"image", true, 64, 0, 4096, 4194304, true}},
+                 {choice("output_format", {"png", "webp"})},
+                 {},
+                 5});
     s.push_back({"relight",
                  {ImageDef{"subject_image"}, optional_image("background_reference"),
                   optional_image("light_reference")},
@@ -102,15 +147,22 @@ std::vector<Spec> make_specs() {
                   choice("keep_original_background", {"true", "false"}),
                   choice("light_source_direction", {"left", "right", "above", "below"}),
                   num("light_source_strength", 0, 1), seed(), formats()},
-                 {"background_prompt", "background_reference"}, 8});
+                 {"background_prompt", "background_reference"},
+                 8});
     for (const char* k : {"sketch", "structure"}) {
-        s.push_back({k, {ImageDef{"image"}},
+        s.push_back({k,
+                     {ImageDef{"image"}},
                      {text("prompt", true), num("control_strength", 0, 1), text("negative_prompt"),
-                      seed(), formats()}, {}, 5});
+                      seed(), formats()},
+                     {},
+                     5});
     }
-    s.push_back({"style", {ImageDef{"image"}},
+    s.push_back({"style",
+                 {ImageDef{"image"}},
                  {text("prompt", true), text("negative_prompt"), ratios(), num("fidelity", 0, 1),
-                  seed(), formats()}, {}, 5});
+                  seed(), formats()},
+                 {},
+                 5});
     return s;
 }
 
@@ -146,29 +198,34 @@ void check_field(const FieldDef& f, const Form& form, FamilyCheck& c) {
     }
     const std::string& v = p->data;
     switch (f.type) {
-    case T::text:
-        if (v.size() > 10000) c.errors.push_back(f.name + ": must be at most 10000 characters");
-        else c.params[f.name] = v;
-        return;
-    case T::choice:
-        if (std::find(f.choices.begin(), f.choices.end(), v) == f.choices.end())
-            c.errors.push_back(f.name + ": must be one of " + json(f.choices).dump());
-        else c.params[f.name] = v;
-        return;
-    case T::integer:
-    case T::number: {
-        const auto n = number(v);
-        const bool integral = n && std::floor(*n) == *n && v.find_first_of(".eE") == std::string::npos;
-        if (!n || *n < f.lo || *n > f.hi || (f.type == T::integer && !integral)) {
-            c.errors.push_back(f.name + ": must be a" +
-                               (f.type == T::integer ? "n integer" : " number") + " between " +
-                               json(f.lo).dump() + " and " + json(f.hi).dump() + ", got '" +
-                               v.substr(0, 40) + "'");
+        case T::text:
+            if (v.size() > 10000)
+                c.errors.push_back(f.name + ": must be at most 10000 characters");
+            else
+                c.params[f.name] = v;
+            return;
+        case T::choice:
+            if (std::find(f.choices.begin(), f.choices.end(), v) == f.choices.end())
+                c.errors.push_back(f.name + ": must be one of " + json(f.choices).dump());
+            else
+                c.params[f.name] = v;
+            return;
+        case T::integer:
+        case T::number: {
+            const auto n = number(v);
+            const bool integral =
+                n && std::floor(*n) == *n && v.find_first_of(".eE") == std::string::npos;
+            if (!n || *n < f.lo || *n > f.hi || (f.type == T::integer && !integral)) {
+                c.errors.push_back(f.name + ": must be a" +
+                                   (f.type == T::integer ? "n integer" : " number") + " between " +
+                                   json(f.lo).dump() + " and " + json(f.hi).dump() + ", got '" +
+                                   v.substr(0, 40) + "'");
+                return;
+            }
+            c.params[f.name] =
+                f.type == T::integer ? json(static_cast<std::uint64_t>(*n)) : json(*n);
             return;
         }
-        c.params[f.name] = f.type == T::integer ? json(static_cast<std::uint64_t>(*n)) : json(*n);
-        return;
-    }
     }
 }
 
@@ -193,8 +250,10 @@ void check_image(const ImageDef& d, const Form& form, FamilyCheck& c) {
                            std::to_string(d.min_px) + " and " + std::to_string(d.max_px));
     if (d.aspect && (info->width * 2 > info->height * 5 || info->height * 2 > info->width * 5))
         c.errors.push_back(d.name + ": aspect ratio " + dims + " is outside 1:2.5 .. 2.5:1");
-    c.params[d.name] = json{{"format", info->format}, {"width", info->width},
-                            {"height", info->height}, {"bytes", p->data.size()}};
+    c.params[d.name] = json{{"format", info->format},
+                            {"width", info->width},
+                            {"height", info->height},
+                            {"bytes", p->data.size()}};
     if (d.name == "image" || d.name == "subject_image") c.image_sha = sha256_hex(p->data);
 }
 
@@ -207,8 +266,8 @@ void check_combinations(const Spec& s, const Form& form, FamilyCheck& c) {
     if (s.kind == "sd3") {
         const std::string mode = c.params.value("mode", std::string("text-to-image"));
         if ((mode == "image-to-image") != has_image)
-            c.errors.push_back("mode: " + mode + (has_image ? " does not take an image"
-                                                            : " requires an image"));
+            c.errors.push_back("mode: " + mode +
+                               (has_image ? " does not take an image" : " requires an image"));
     }
     if (!s.one_of.empty()) {
         bool any = false;
@@ -229,7 +288,9 @@ void check_combinations(const Spec& s, const Form& form, FamilyCheck& c) {
 
 }  // namespace
 
-bool is_family_kind(std::string_view kind) { return find_spec(kind) != nullptr; }
+bool is_family_kind(std::string_view kind) {
+    return find_spec(kind) != nullptr;
+}
 
 FamilyCheck check_family(std::string_view kind, const Form& form) {
     FamilyCheck c;

@@ -91,8 +91,8 @@ std::string to_png(const RgbImage& img) {
 std::string half_transparent_png(int w, int h) {
     std::vector<std::uint8_t> rgba;
     for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) rgba.insert(rgba.end(), {255, 255, 255,
-                                                             std::uint8_t(x < w / 2 ? 0 : 255)});
+        for (int x = 0; x < w; ++x)
+            rgba.insert(rgba.end(), {255, 255, 255, std::uint8_t(x < w / 2 ? 0 : 255)});
     png_image img{};
     img.version = PNG_IMAGE_VERSION;
     img.width = static_cast<png_uint_32>(w);
@@ -252,8 +252,8 @@ TEST_SUITE("provider.fit") {
     }
 
     TEST_CASE("tiny and extreme shapes still give an exact video size") {
-        for (auto [w, h] : {std::pair{1, 1}, std::pair{1, 5000}, std::pair{5000, 1},
-                            std::pair{64, 63}}) {
+        for (auto [w, h] :
+             {std::pair{1, 1}, std::pair{1, 5000}, std::pair{5000, 1}, std::pair{64, 63}}) {
             CAPTURE(w);
             CAPTURE(h);
             for (FitMode mode : {FitMode::crop, FitMode::pad}) {
@@ -275,14 +275,19 @@ TEST_SUITE("provider.fit") {
         auto broken = fit_to_video(cut, FitMode::crop);
         // libjpeg fills a cut-off scan with grey and warns; a cut header is an error. Either
         // way nothing crashes and a result, if any, is a valid video input.
-        if (broken.ok()) accepted_by_video(*broken);
-        else CHECK(broken.error().code == "invalid_image");
+        if (broken.ok())
+            accepted_by_video(*broken);
+        else
+            CHECK(broken.error().code == "invalid_image");
 
         // A PNG header claiming 20000x20000: refused before anything is allocated.
         RgbImage small = solid(8, 8, 1, 2, 3);
         std::string bomb = to_png(small);
         for (int i : {16, 20}) {  // IHDR width and height (big-endian)
-            bomb[i] = 0; bomb[i + 1] = 0; bomb[i + 2] = char(0x4e); bomb[i + 3] = char(0x20);
+            bomb[i] = 0;
+            bomb[i + 1] = 0;
+            bomb[i + 2] = char(0x4e);
+            bomb[i + 3] = char(0x20);
         }
         auto refused = fit_to_video(bomb, FitMode::pad, "image");
         REQUIRE_FALSE(refused.ok());

@@ -47,8 +47,12 @@ struct Job {
     }
 };
 
-Job image(std::string data) { return Job().with("image", std::move(data)); }
-Job none() { return Job(); }
+Job image(std::string data) {
+    return Job().with("image", std::move(data));
+}
+Job none() {
+    return Job();
+}
 
 json accepted(std::string_view kind, const json& params, const Job& job) {
     auto r = validate_job(op(kind), params, job.inputs());
@@ -66,7 +70,9 @@ std::string refused(std::string_view kind, const json& params, const Job& job,
     return r.error().message;
 }
 
-bool starts(const std::string& s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts(const std::string& s, std::string_view prefix) {
+    return s.rfind(prefix, 0) == 0;
+}
 
 const std::string kRgb = png(512, 512);
 const std::string kRgba = png(512, 512, 6);
@@ -92,8 +98,7 @@ TEST_SUITE("provider.family") {
             {"search-and-replace", "/v2beta/stable-image/edit/search-and-replace", Mode::sync, 5},
             {"search-and-recolor", "/v2beta/stable-image/edit/search-and-recolor", Mode::sync, 5},
             {"remove-background", "/v2beta/stable-image/edit/remove-background", Mode::sync, 5},
-            {"relight", "/v2beta/stable-image/edit/replace-background-and-relight", Mode::async,
-             8},
+            {"relight", "/v2beta/stable-image/edit/replace-background-and-relight", Mode::async, 8},
             {"sketch", "/v2beta/stable-image/control/sketch", Mode::sync, 5},
             {"structure", "/v2beta/stable-image/control/structure", Mode::sync, 5},
             {"style", "/v2beta/stable-image/control/style", Mode::sync, 5},
@@ -135,8 +140,11 @@ TEST_SUITE("provider.family") {
     }
 
     TEST_CASE("core: a prompt alone; an image, a missing prompt or a bad choice refused") {
-        json p = accepted("core", {{"prompt", "a lighthouse"}, {"aspect_ratio", "21:9"},
-                                   {"style_preset", "analog-film"}, {"output_format", "webp"}},
+        json p = accepted("core",
+                          {{"prompt", "a lighthouse"},
+                           {"aspect_ratio", "21:9"},
+                           {"style_preset", "analog-film"},
+                           {"output_format", "webp"}},
                           none());
         CHECK(p["aspect_ratio"] == "21:9");
         CHECK(starts(refused("core", {{"prompt", "x"}}, image(kRgb), "invalid_image"),
@@ -157,10 +165,10 @@ TEST_SUITE("provider.family") {
               "strength: required when an image is given (a number from 0 to 1)");
         CHECK(starts(refused("ultra", {{"prompt", "a fox"}, {"strength", 0.4}}, none()),
                      "strength: only with an image"));
-        CHECK(starts(refused("ultra", {{"prompt", "a fox"}, {"strength", 0.4},
-                                       {"aspect_ratio", "1:1"}},
-                             image(kRgb)),
-                     "aspect_ratio: only for text-to-image"));
+        CHECK(starts(
+            refused("ultra", {{"prompt", "a fox"}, {"strength", 0.4}, {"aspect_ratio", "1:1"}},
+                    image(kRgb)),
+            "aspect_ratio: only for text-to-image"));
         CHECK(starts(refused("ultra", {{"prompt", "a fox"}, {"strength", 1.5}}, image(kRgb)),
                      "strength: must be a number from 0 to 1"));
         CHECK(starts(refused("ultra", {{"prompt", "a fox"}, {"strength", 0.5}}, image(png(50, 50))),
@@ -172,11 +180,10 @@ TEST_SUITE("provider.family") {
         CHECK_FALSE(t2i.contains("mode"));
         json i2i = accepted("sd3", {{"prompt", "p"}, {"strength", 0.6}}, image(kRgb));
         CHECK(i2i["mode"] == "image-to-image");  // filled in from the image
-        CHECK(starts(refused("sd3", {{"prompt", "p"}, {"mode", "image-to-image"}}, none(),
-                             "invalid_image"),
-                     "image: required when mode is image-to-image"));
-        CHECK(starts(refused("sd3", {{"prompt", "p"}, {"mode", "text-to-image"},
-                                     {"strength", 0.6}},
+        CHECK(starts(
+            refused("sd3", {{"prompt", "p"}, {"mode", "image-to-image"}}, none(), "invalid_image"),
+            "image: required when mode is image-to-image"));
+        CHECK(starts(refused("sd3", {{"prompt", "p"}, {"mode", "text-to-image"}, {"strength", 0.6}},
                              image(kRgb)),
                      "mode: must be image-to-image when an image is given"));
         CHECK(starts(refused("sd3", {{"prompt", "p"}, {"output_format", "webp"}}, none()),
@@ -191,9 +198,9 @@ TEST_SUITE("provider.family") {
         json p = accepted("upscale-conservative", {{"prompt", "sharp"}, {"creativity", "0.2"}},
                           image(jpeg(1000, 800)));
         CHECK(p["creativity"] == 0.2);
-        CHECK(starts(refused("upscale-conservative", {{"prompt", "p"}, {"creativity", 0.1}},
-                             image(kRgb)),
-                     "creativity: must be a number from 0.2 to 0.5"));
+        CHECK(starts(
+            refused("upscale-conservative", {{"prompt", "p"}, {"creativity", 0.1}}, image(kRgb)),
+            "creativity: must be a number from 0.2 to 0.5"));
         CHECK(starts(refused("upscale-conservative", json::object(), image(kRgb)),
                      "prompt: is required"));
         CHECK(starts(refused("upscale-conservative", {{"prompt", "p"}}, image(png(1000, 300)),
@@ -231,8 +238,8 @@ TEST_SUITE("provider.family") {
     }
 
     TEST_CASE("outpaint: 0..2000 per side, at least one side") {
-        json p = accepted("outpaint", {{"left", "200"}, {"down", 50}, {"creativity", 0.9}},
-                          image(kRgb));
+        json p =
+            accepted("outpaint", {{"left", "200"}, {"down", 50}, {"creativity", 0.9}}, image(kRgb));
         CHECK(p["left"] == 200);
         CHECK(refused("outpaint", json::object(), image(kRgb)) ==
               "left, right, up or down: at least one must be greater than 0");
@@ -251,14 +258,13 @@ TEST_SUITE("provider.family") {
         CHECK(starts(refused("search-and-replace", {{"prompt", "a cat"}}, image(kRgb)),
                      "search_prompt: is required"));
         accepted("search-and-recolor",
-                 {{"prompt", "red"}, {"select_prompt", "the car"}, {"grow_mask", 0}},
-                 image(kRgb));
+                 {{"prompt", "red"}, {"select_prompt", "the car"}, {"grow_mask", 0}}, image(kRgb));
         CHECK(starts(refused("search-and-recolor", {{"prompt", "red"}}, image(kRgb)),
                      "select_prompt: is required"));
-        CHECK(starts(refused("search-and-recolor",
-                             {{"prompt", "red"}, {"select_prompt", "car"}, {"grow_mask", 30}},
-                             image(kRgb)),
-                     "grow_mask: must be an integer from 0 to 20"));
+        CHECK(starts(
+            refused("search-and-recolor",
+                    {{"prompt", "red"}, {"select_prompt", "car"}, {"grow_mask", 30}}, image(kRgb)),
+            "grow_mask: must be an integer from 0 to 20"));
         CHECK(starts(refused("search-and-replace", {{"prompt", "a"}, {"search_prompt", "b"}},
                              image(kRgb).with("mask", kRgb)),
                      "mask: kind \"search-and-replace\" takes no mask"));
@@ -280,27 +286,27 @@ TEST_SUITE("provider.family") {
                  Job().with("subject_image", kRgb).with("background_reference", png(256, 256)));
         CHECK(refused("relight", json::object(), image(kRgb)) ==
               "background_prompt or background_reference: at least one must be given");
-        CHECK(starts(refused("relight", {{"background_prompt", "b"},
-                                         {"light_source_direction", "behind"}},
-                             image(kRgb)),
-                     "light_source_direction: must be one of left, right, above or below"));
-        CHECK(starts(refused("relight", {{"background_prompt", "b"},
-                                         {"preserve_original_subject", 2}},
-                             image(kRgb)),
-                     "preserve_original_subject: must be a number from 0 to 1"));
-        CHECK(starts(refused("relight", {{"background_prompt", "b"},
-                                         {"keep_original_background", "yes"}},
-                             image(kRgb)),
-                     "keep_original_background: must be one of true or false"));
+        CHECK(starts(
+            refused("relight", {{"background_prompt", "b"}, {"light_source_direction", "behind"}},
+                    image(kRgb)),
+            "light_source_direction: must be one of left, right, above or below"));
+        CHECK(starts(
+            refused("relight", {{"background_prompt", "b"}, {"preserve_original_subject", 2}},
+                    image(kRgb)),
+            "preserve_original_subject: must be a number from 0 to 1"));
+        CHECK(starts(
+            refused("relight", {{"background_prompt", "b"}, {"keep_original_background", "yes"}},
+                    image(kRgb)),
+            "keep_original_background: must be one of true or false"));
         CHECK(starts(refused("relight", {{"background_prompt", "b"}}, none()),
                      "subject_image: missing"));
         CHECK(starts(refused("relight", {{"background_prompt", "b"}},
                              image(kRgb).with("light_reference", png(40, 40))),
                      "light_reference: each side must be at least 64"));
-        CHECK(starts(refused("relight", {{"background_prompt", "b"}},
-                             image(kRgb).with("style_image", kRgb)),
-                     "style_image: kind \"relight\" takes no such image (images allowed: "
-                     "subject_image, background_reference, light_reference)"));
+        CHECK(starts(
+            refused("relight", {{"background_prompt", "b"}}, image(kRgb).with("style_image", kRgb)),
+            "style_image: kind \"relight\" takes no such image (images allowed: "
+            "subject_image, background_reference, light_reference)"));
         CHECK(starts(refused("relight", {{"background_prompt", "b"}},
                              image(kRgb).with("subject_image", kRgb)),
                      "subject_image: given twice"));

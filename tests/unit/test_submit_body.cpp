@@ -76,10 +76,9 @@ TEST_SUITE("provider.submit_body") {
 
     TEST_CASE("relight: the main image goes as subject_image, extras under their names") {
         const std::string subject = jpeg(640, 480), background = png(300, 200);
-        Parsed p = build("relight", {{"background_prompt", "a beach at dusk"},
-                                     {"light_source_strength", 0.3}},
-                         {{"image", "me.jpg", subject},
-                          {"background_reference", "", background}});
+        Parsed p = build("relight",
+                         {{"background_prompt", "a beach at dusk"}, {"light_source_strength", 0.3}},
+                         {{"image", "me.jpg", subject}, {"background_reference", "", background}});
         CHECK_FALSE(p.find("image"));
         const auto* s = p.find("subject_image");
         REQUIRE(s);
