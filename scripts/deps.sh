@@ -7,6 +7,7 @@ GENQ_PACKAGES=(
   g++ cmake ninja-build pkgconf make
   libboost1.81-dev libboost-url1.81-dev libssl-dev libsqlite3-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev doctest-dev libcli11-dev libsystemd-dev libtomlplusplus-dev
+  libpng-dev libjpeg62-turbo-dev libwebp-dev
   python3 python3-requests openssl curl systemd dpkg-dev file procps strace
   # The demo's videos (the stand-in encodes them; ffprobe checks them) and the browser test of the
   # web page (Debian's chromium, driven by playwright-core from npm: tests/web/).

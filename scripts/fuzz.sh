@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes genq's parsers with libFuzzer (clang, ASan + UBSan): the multipart parser, the image
-# header reader, the config loader and the provider-response parser. CI does not run this; it
+# header reader, --fit's image decoders, the config loader and the provider-response parser. CI does not run this; it
 # replays the corpus (tests/fuzz/corpus/*) through the same targets in the unit tests.
 #   scripts/fuzz.sh                      every target, FUZZ_SECONDS (60) each
 #   FUZZ_SECONDS=600 scripts/fuzz.sh multipart config
@@ -12,7 +12,7 @@ root=$PWD
 seconds=${FUZZ_SECONDS:-60}
 out=${FUZZ_BUILD_DIR:-build-fuzz}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(multipart image_info config response)
+[ ${#targets[@]} -gt 0 ] || targets=(multipart image_info image_decode config response)
 
 cxx=${CXX_FUZZ:-}
 if [ -z "$cxx" ]; then
@@ -33,8 +33,9 @@ flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize=funct
        -fno-sanitize-recover=undefined -I"$root/lib" -I"$root/tests/fuzz")
 # Only the parsers and what they need: no Asio, no database.
 common=(lib/provider/multipart.cpp lib/provider/image_info.cpp lib/provider/response.cpp
-        lib/provider/base64.cpp lib/provider/utf8.cpp lib/core/config.cpp)
-# Objects are built once and shared by the four targets.
+        lib/provider/base64.cpp lib/provider/utf8.cpp lib/core/config.cpp
+        lib/provider/image_codec.cpp lib/provider/image_fit.cpp)
+# Objects are built once and shared by all the targets.
 objs=()
 for src in "${common[@]}"; do
   obj="$out/$(echo "$src" | tr / _).o"
@@ -50,7 +51,8 @@ crashes=0
 for t in "${targets[@]}"; do
   bin="$out/fuzz_$t"
   echo "== build $bin"
-  "$cxx" "${flags[@]}" "tests/fuzz/fuzz_$t.cpp" "${objs[@]}" -lboost_url -lcrypto -o "$bin"
+  "$cxx" "${flags[@]}" "tests/fuzz/fuzz_$t.cpp" "${objs[@]}" -lboost_url -lcrypto -lpng16 -ljpeg -lwebp \
+      -o "$bin"
   corpus="tests/fuzz/corpus/$t"
   mkdir -p "$corpus" "$out/new-$t"
   echo "== fuzz $t for ${seconds}s"

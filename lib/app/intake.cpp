@@ -41,20 +41,11 @@ Result<nlohmann::json> Intake::check(const SubmitRequest& req) {
                                           std::to_string(req.priority) + ")"};
     if (!req.key.empty() && !key_exists_(req.key))
         return Error{"invalid_key", "key: no key named \"" + req.key + "\" is configured"};
-    if (req.image.empty()) return Error{"invalid_image", "image: missing (a file is required)"};
-    auto image = provider::validate_image(*op, req.image, "image");
-    if (!image) return image.error();
-    if (!req.mask.empty()) {
-        if (!op->has_mask)
-            return Error{"invalid_param", "mask: kind \"" + req.kind + "\" takes no mask"};
-        auto mask = provider::validate_image(*op, req.mask, "mask");
-        if (!mask) return mask.error();
-    }
-    auto params = provider::validate_params(*op, req.params);
-    if (!params) return params;
-    if (auto st = provider::validate_mask_source(*op, *params, *image, !req.mask.empty()); !st)
-        return st.error();
-    return params;
+    // A prompt-only kind (ultra, core, sd3) makes a job without an image; the others refuse it.
+    std::vector<provider::NamedInput> inputs;
+    if (!req.image.empty()) inputs.push_back({"image", req.image_name, req.image});
+    if (!req.mask.empty()) inputs.push_back({"mask", "mask", req.mask});
+    return provider::validate_job(*op, req.params, inputs);
 }
 
 Result<store::Job> Intake::submit(const SubmitRequest& req) {
@@ -87,10 +78,14 @@ std::vector<Result<store::Job>> Intake::submit_many(const std::vector<SubmitRequ
 Result<store::Job> Intake::prepare(const SubmitRequest& req, bool durable) {
     auto params = check(req);
     if (!params) return params.error();
-    auto info = provider::read_image_info(req.image);  // validated above, so present
-    auto sha = store_.put_input(req.image, durable);
-    if (!sha) return sha.error();
     store::Job job;
+    std::optional<provider::ImageInfo> info;
+    if (!req.image.empty()) {  // none for a prompt-only job
+        info = provider::read_image_info(req.image);  // validated above, so present
+        auto sha = store_.put_input(req.image, durable);
+        if (!sha) return sha.error();
+        job.input_sha256 = *sha;
+    }
     if (!req.mask.empty()) {
         auto mask_sha = store_.put_input(req.mask, durable);
         if (!mask_sha) return mask_sha.error();
@@ -101,8 +96,9 @@ Result<store::Job> Intake::prepare(const SubmitRequest& req, bool durable) {
     job.kind = req.kind;
     job.priority = req.priority;
     job.params = std::move(*params);
-    job.input_name = clean_name(req.image_name);
-    job.input_sha256 = *sha;
+    // Without an image and without a name, the result is named after the job (SPEC §3).
+    job.input_name = req.image.empty() && req.image_name.empty() ? job.id
+                                                                  : clean_name(req.image_name);
     job.input_width = info ? info->width : 0;
     job.input_height = info ? info->height : 0;
     job.input_bytes = static_cast<std::int64_t>(req.image.size());

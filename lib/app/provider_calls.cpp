@@ -5,7 +5,7 @@
 
 #include "core/files.hpp"
 #include "provider/image_info.hpp"
-#include "provider/multipart.hpp"
+#include "provider/submit_request.hpp"
 #include "provider/response.hpp"
 #include "store/queue_store.hpp"
 
@@ -25,13 +25,6 @@ std::string file_head(const std::string& path, std::size_t n = kHeadBytes) {
     return head;
 }
 
-std::string param_text(const nlohmann::json& v) {
-    if (v.is_string()) return v.get<std::string>();
-    if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
-    if (v.is_number_unsigned()) return std::to_string(v.get<std::uint64_t>());
-    return v.dump();  // floats in their shortest round-trip form, booleans as true/false
-}
-
 net::Headers headers_for(const CallIdentity& who, std::string accept) {
     return {{"authorization", "Bearer " + who.secret},
             {"stability-client-id", who.client_id},
@@ -43,13 +36,6 @@ net::Headers headers_for(const CallIdentity& who, std::string accept) {
 // JSON form with base64 (some proxies only answer JSON).
 std::string result_accept(const provider::Operation& op, const CallIdentity& who) {
     return who.json_results ? std::string("application/json") : op.accept;
-}
-
-void add_image(provider::MultipartBuilder& mp, const std::string& field, const std::string& name,
-               const std::string& bytes) {
-    auto info = provider::read_image_info(bytes);
-    mp.add_file(field, name, info ? provider::mime_type(info->format) : "application/octet-stream",
-                bytes);
 }
 
 sched::ReceivedResult receive(const net::HttpResponse& res, const provider::Operation& op,
@@ -82,25 +68,28 @@ sched::ReceivedResult receive(const net::HttpResponse& res, const provider::Oper
 
 Result<net::HttpRequest> submit_request(const Job& job, const provider::Operation& op,
                                         const CallIdentity& who, store::QueueStore& store) {
-    provider::MultipartBuilder mp;
-    if (!job.input_sha256.empty()) {
-        auto image = store.read_input(job.input_sha256);
-        if (!image) return Error{errc::spool_error, image.error().message};
-        add_image(mp, "image", job.input_name, *image);
+    std::string image, mask;  // kept alive while the body is built
+    std::vector<provider::NamedInput> inputs;
+    if (!job.input_sha256.empty()) {  // none for a prompt-only job
+        auto bytes = store.read_input(job.input_sha256);
+        if (!bytes) return Error{errc::spool_error, bytes.error().message};
+        image = std::move(*bytes);
+        inputs.push_back({"image", job.input_name, image});
     }
     if (!job.mask_sha256.empty()) {
-        auto mask = store.read_input(job.mask_sha256);
-        if (!mask) return Error{errc::spool_error, mask.error().message};
-        add_image(mp, "mask", "mask", *mask);
+        auto bytes = store.read_input(job.mask_sha256);
+        if (!bytes) return Error{errc::spool_error, bytes.error().message};
+        mask = std::move(*bytes);
+        inputs.push_back({"mask", "mask", mask});
     }
-    for (const auto& [name, value] : job.params.items()) mp.add_field(name, param_text(value));
+    auto body = provider::build_submit_body(op, job.params, inputs);
     net::HttpRequest req;
     req.method = "POST";
     req.target = op.submit_path;
     req.headers = headers_for(who, op.mode == provider::Mode::sync ? result_accept(op, who)
                                                                    : "application/json");
-    req.headers.emplace_back("content-type", mp.content_type());
-    req.body = mp.finish();
+    req.headers.emplace_back("content-type", body.content_type);
+    req.body = std::move(body.body);
     return req;
 }
 

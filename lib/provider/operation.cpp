@@ -171,6 +171,194 @@ Operation inpaint_v2beta_row() {
     return op;
 }
 
+// ---- The rest of the stable-image family (SPEC §3, second table) ------------------------------
+// Parameters, ranges and limits as Stability's v2beta API reference publishes them; the README
+// kinds table names the sources and the doubts. Prices are the provider's current list (credits
+// per successful generation, 1 credit = $0.01).
+
+constexpr std::int64_t kEditMaxPixels = 9437184;
+constexpr double kEditMaxAspect = 2.5;  // "aspect ratio between 1:2.5 and 2.5:1"
+
+FieldSpec strength_field() {
+    FieldSpec f = number_field("strength", 0, 1, "");
+    f.with_image = ImageDependence::needs_image;
+    return f;
+}
+
+FieldSpec aspect_ratio_field(bool text_only) {
+    FieldSpec f = choice_field("aspect_ratio", {"16:9", "1:1", "21:9", "2:3", "3:2", "4:5", "5:4",
+                                                "9:16", "9:21"},
+                               "1:1");
+    if (text_only) f.with_image = ImageDependence::text_only;
+    return f;
+}
+
+FieldSpec style_preset_field() {
+    return choice_field("style_preset",
+                        {"3d-model", "analog-film", "anime", "cinematic", "comic-book",
+                         "digital-art", "enhance", "fantasy-art", "isometric", "line-art",
+                         "low-poly", "modeling-compound", "neon-punk", "origami", "photographic",
+                         "pixel-art", "tile-texture"},
+                        "");
+}
+
+FieldSpec unit_field(std::string name, std::string def) {
+    return number_field(std::move(name), 0, 1, std::move(def));
+}
+
+// Every side at least 64 pixels, 4,096 to `max_pixels` pixels, aspect ratio within 1:2.5..2.5:1.
+ImageRule edit_image(std::int64_t max_pixels = kEditMaxPixels) {
+    ImageRule r = any_image(4096, max_pixels, 64);
+    r.max_aspect = kEditMaxAspect;
+    return r;
+}
+
+Operation sync_image_row(std::string kind, std::string submit_path, ImageRule image,
+                         int price) {
+    Operation op = image_row(std::move(kind), Mode::sync, std::move(submit_path), "",
+                             std::move(image));
+    op.price_credits = price;
+    return op;
+}
+
+// Text-to-image, or image-to-image when an image is given (then strength is required).
+Operation ultra_row() {
+    Operation op = sync_image_row("ultra", "/v2beta/stable-image/generate/ultra",
+                                  any_image(4096, kEditMaxPixels, 64), 8);
+    op.image_use = ImageUse::optional;
+    op.fields = {text_field("prompt", true), text_field("negative_prompt", false),
+                 aspect_ratio_field(true), seed_field(false), output_format_field(),
+                 strength_field(), style_preset_field()};
+    return op;
+}
+
+// Core is text-to-image only: its reference lists no image field.
+Operation core_row() {
+    Operation op = sync_image_row("core", "/v2beta/stable-image/generate/core", ImageRule{}, 3);
+    op.image_use = ImageUse::none;
+    op.fields = {text_field("prompt", true), text_field("negative_prompt", false),
+                 aspect_ratio_field(false), seed_field(false), output_format_field(),
+                 style_preset_field()};
+    return op;
+}
+
+// SD3 and 3.5: the model picks the price; mode follows whether an image is given; png or jpeg.
+Operation sd3_row() {
+    Operation op = sync_image_row("sd3", "/v2beta/stable-image/generate/sd3",
+                                  any_image(4096, kEditMaxPixels, 64), 7);
+    op.image_use = ImageUse::optional;
+    FieldSpec mode = choice_field("mode", {"text-to-image", "image-to-image"}, "text-to-image");
+    mode.with_image = ImageDependence::image_mode;
+    op.fields = {text_field("prompt", true),
+                 mode,
+                 aspect_ratio_field(true),
+                 choice_field("model", {"sd3.5-large", "sd3.5-large-turbo", "sd3.5-medium",
+                                        "sd3-large", "sd3-large-turbo", "sd3-medium"},
+                              "sd3.5-large"),
+                 seed_field(false),
+                 choice_field("output_format", {"png", "jpeg"}, "png"),
+                 text_field("negative_prompt", false),
+                 number_field("cfg_scale", 1, 10, ""),
+                 strength_field()};
+    op.price_by = {"model",
+                   {{"sd3.5-large", 6.5}, {"sd3.5-large-turbo", 4}, {"sd3.5-medium", 3.5},
+                    {"sd3-large", 6.5}, {"sd3-large-turbo", 4}, {"sd3-medium", 3.5}}};
+    return op;
+}
+
+Operation upscale_conservative_row() {
+    Operation op = sync_image_row("upscale-conservative",
+                                  "/v2beta/stable-image/upscale/conservative", edit_image(), 40);
+    op.fields = {text_field("prompt", true), text_field("negative_prompt", false),
+                 seed_field(false), output_format_field(),
+                 number_field("creativity", 0.2, 0.5, "0.35")};
+    return op;
+}
+
+// Fast upscale: a small input only (each side 32..1536, 1,024..1,048,576 pixels), 4x out.
+Operation upscale_fast_row() {
+    ImageRule r = any_image(1024, 1048576, 32);
+    r.max_side = 1536;
+    r.max_aspect = kEditMaxAspect;
+    Operation op = sync_image_row("upscale-fast", "/v2beta/stable-image/upscale/fast", r, 2);
+    op.fields = {output_format_field()};
+    return op;
+}
+
+// Without a mask the provider erases the image's transparent area (its alpha channel).
+Operation erase_row() {
+    Operation op = sync_image_row("erase", "/v2beta/stable-image/edit/erase", edit_image(), 5);
+    op.has_mask = true;
+    op.fields = {integer_field("grow_mask", 0, 20, "5"), seed_field(false), output_format_field()};
+    return op;
+}
+
+Operation outpaint_row() {
+    Operation op = sync_image_row("outpaint", "/v2beta/stable-image/edit/outpaint", edit_image(),
+                                  4);
+    op.fields = {integer_field("left", 0, 2000, "0"), integer_field("right", 0, 2000, "0"),
+                 integer_field("up", 0, 2000, "0"),   integer_field("down", 0, 2000, "0"),
+                 text_field("prompt", false),         number_field("creativity", 0, 1, "0.5"),
+                 seed_field(false),                   output_format_field()};
+    op.at_least_one = {{{"left", "right", "up", "down"}, "greater than 0"}};
+    return op;
+}
+
+Operation search_row(std::string kind, std::string path, std::string search_field) {
+    Operation op = sync_image_row(std::move(kind), std::move(path), edit_image(), 5);
+    op.fields = {text_field("prompt", true),     text_field(std::move(search_field), true),
+                 text_field("negative_prompt", false), integer_field("grow_mask", 0, 20, "3"),
+                 seed_field(false),              output_format_field()};
+    return op;
+}
+
+// The result keeps the transparency, so no jpeg; a smaller pixel budget than the other edits.
+Operation remove_background_row() {
+    Operation op = sync_image_row("remove-background",
+                                  "/v2beta/stable-image/edit/remove-background",
+                                  edit_image(4194304), 5);
+    op.fields = {choice_field("output_format", {"png", "webp"}, "png")};
+    return op;
+}
+
+// Replace background and relight: asynchronous, polled at /v2beta/results/{id}. The main image
+// is the provider's subject_image; a background prompt or a background_reference image is needed.
+Operation relight_row() {
+    Operation op = image_row("relight", Mode::async,
+                             "/v2beta/stable-image/edit/replace-background-and-relight",
+                             "/v2beta/results/", edit_image());
+    op.image_field = "subject_image";
+    op.extra_images = {{"background_reference", edit_image()}, {"light_reference", edit_image()}};
+    op.fields = {text_field("background_prompt", false),
+                 text_field("foreground_prompt", false),
+                 text_field("negative_prompt", false),
+                 unit_field("preserve_original_subject", "0.6"),
+                 unit_field("original_background_depth", "0.5"),
+                 choice_field("keep_original_background", {"true", "false"}, "false"),
+                 choice_field("light_source_direction", {"left", "right", "above", "below"}, ""),
+                 unit_field("light_source_strength", "0.3"),
+                 seed_field(false),
+                 output_format_field()};
+    op.at_least_one = {{{"background_prompt", "background_reference"}, "given"}};
+    op.price_credits = 8;
+    return op;
+}
+
+Operation control_row(std::string kind, std::string path) {
+    Operation op = sync_image_row(std::move(kind), std::move(path), edit_image(), 5);
+    op.fields = {text_field("prompt", true), unit_field("control_strength", "0.7"),
+                 text_field("negative_prompt", false), seed_field(false), output_format_field()};
+    return op;
+}
+
+Operation style_row() {
+    Operation op = sync_image_row("style", "/v2beta/stable-image/control/style", edit_image(), 5);
+    op.fields = {text_field("prompt", true),  text_field("negative_prompt", false),
+                 aspect_ratio_field(false),   unit_field("fidelity", "0.5"),
+                 seed_field(false),           output_format_field()};
+    return op;
+}
+
 std::vector<Operation> build_table() {
     return {video_row("video", "/v2beta/image-to-video"),
             video_row("video-v2alpha", "/v2alpha/generation/image-to-video"),
@@ -179,7 +367,23 @@ std::vector<Operation> build_table() {
             inpaint_v2alpha_row(),
             upscale_row("upscale-creative", "/v2beta/stable-image/upscale/creative",
                         "/v2beta/results/"),
-            inpaint_v2beta_row()};
+            inpaint_v2beta_row(),
+            ultra_row(),
+            core_row(),
+            sd3_row(),
+            upscale_conservative_row(),
+            upscale_fast_row(),
+            erase_row(),
+            outpaint_row(),
+            search_row("search-and-replace", "/v2beta/stable-image/edit/search-and-replace",
+                       "search_prompt"),
+            search_row("search-and-recolor", "/v2beta/stable-image/edit/search-and-recolor",
+                       "select_prompt"),
+            remove_background_row(),
+            relight_row(),
+            control_row("sketch", "/v2beta/stable-image/control/sketch"),
+            control_row("structure", "/v2beta/stable-image/control/structure"),
+            style_row()};
 }
 
 // Magic numbers of the result types genq can receive; "" when unrecognised.
@@ -221,6 +425,23 @@ std::string operation_names() {
     }
     return names;
 }
+
+double price_for(const Operation& op, const nlohmann::json& params) {
+    if (!op.price_by.field.empty() && params.is_object()) {
+        const auto it = params.find(op.price_by.field);
+        const FieldSpec* spec = nullptr;
+        for (const FieldSpec& f : op.fields)
+            if (f.name == op.price_by.field) spec = &f;
+        const std::string value = it != params.end() && it->is_string()
+                                      ? it->get<std::string>()
+                                      : (spec ? spec->default_value : std::string());
+        for (const auto& [v, price] : op.price_by.prices)
+            if (v == value) return price;
+    }
+    return op.price_credits;
+}
+
+bool prompt_only_allowed(const Operation& op) { return op.image_use != ImageUse::required; }
 
 std::string result_ext_for(const Operation& op, const nlohmann::json& params) {
     if (params.is_object()) {

@@ -220,6 +220,19 @@ std::string format_list(const ImageRule& rule) {
 
 std::string size_text(int w, int h) { return std::to_string(w) + "x" + std::to_string(h); }
 
+std::string side_rule(const ImageRule& rule) {
+    if (rule.max_side > 0) {
+        return "each side must be " + std::to_string(rule.min_side) + " to " +
+               std::to_string(rule.max_side) + " pixels";
+    }
+    return "each side must be at least " + std::to_string(rule.min_side) + " pixels";
+}
+
+// 2.5 -> "1:2.5 and 2.5:1".
+std::string aspect_text(double max_aspect) {
+    return "1:" + number_text(max_aspect) + " and " + number_text(max_aspect) + ":1";
+}
+
 Status check_dimensions(const ImageRule& rule, const ImageInfo& info, std::string_view field) {
     const std::string got = size_text(info.width, info.height);
     if (!rule.exact_sizes.empty()) {
@@ -230,9 +243,10 @@ Status check_dimensions(const ImageRule& rule, const ImageInfo& info, std::strin
         }
         return invalid_image(field, "must be " + join(sizes, " or ") + " pixels (got " + got + ")");
     }
-    if (info.width < rule.min_side || info.height < rule.min_side) {
-        return invalid_image(field, "each side must be at least " + std::to_string(rule.min_side) +
-                                        " pixels (got " + got + ")");
+    const int longest = std::max(info.width, info.height);
+    if (info.width < rule.min_side || info.height < rule.min_side ||
+        (rule.max_side > 0 && longest > rule.max_side)) {
+        return invalid_image(field, side_rule(rule) + " (got " + got + ")");
     }
     const std::int64_t pixels = std::int64_t{info.width} * info.height;
     if ((rule.min_pixels > 0 && pixels < rule.min_pixels) ||
@@ -240,6 +254,162 @@ Status check_dimensions(const ImageRule& rule, const ImageInfo& info, std::strin
         return invalid_image(field, "must have " + std::to_string(rule.min_pixels) + " to " +
                                         std::to_string(rule.max_pixels) + " pixels in total (got " +
                                         got + " = " + std::to_string(pixels) + ")");
+    }
+    // Compared in integers: w <= max * h, with max given to one decimal (2.5 -> 5 / 2).
+    if (rule.max_aspect > 0) {
+        const auto tenths = static_cast<std::int64_t>(std::lround(rule.max_aspect * 10));
+        const std::int64_t w = info.width, h = info.height;
+        if (w * 10 > tenths * h || h * 10 > tenths * w) {
+            return invalid_image(field, "aspect ratio must be between " +
+                                            aspect_text(rule.max_aspect) + " (got " + got + ")");
+        }
+    }
+    return ok_status();
+}
+
+Result<ImageInfo> check_image(const ImageRule& rule, std::string_view bytes,
+                              std::string_view field) {
+    if (bytes.size() > rule.max_bytes) {
+        return invalid_image(field, mib_text(bytes.size(), true) + " is larger than the " +
+                                        limit_text(rule.max_bytes) + " limit");
+    }
+    const auto info = read_image_info(bytes);
+    if (!info) {
+        return invalid_image(field, "not a " + format_list(rule) + " image (unrecognised content)");
+    }
+    bool accepted = false;
+    for (const ImageFormat f : rule.formats) accepted = accepted || f == info->format;
+    if (!accepted) {
+        return invalid_image(field, "must be a " + format_list(rule) + " image (got " +
+                                        format_title(info->format) + ")");
+    }
+    if (auto st = check_dimensions(rule, *info, field); !st) return st.error();
+    if (!image_is_complete(bytes, info->format)) {
+        return invalid_image(field, "the " + format_title(info->format) +
+                                        " file is truncated (its header is intact but the file "
+                                        "ends early)");
+    }
+    return *info;
+}
+
+// ---- validate_job: the images of a job and how they combine with its params ----------------
+
+// The images a job brings, sorted by role.
+struct Images {
+    const NamedInput* main = nullptr;
+    const NamedInput* mask = nullptr;
+    std::vector<const NamedInput*> extra;
+    std::optional<ImageInfo> main_info;
+};
+
+std::string image_fields(const Operation& op) {
+    std::vector<std::string> names;
+    if (op.image_use != ImageUse::none) names.push_back(op.image_field);
+    if (op.has_mask) names.push_back("mask");
+    for (const ExtraImage& e : op.extra_images) names.push_back(e.field);
+    return names.empty() ? std::string("none") : join(names, ", ");
+}
+
+const ExtraImage* find_extra(const Operation& op, std::string_view field) {
+    for (const ExtraImage& e : op.extra_images)
+        if (e.field == field) return &e;
+    return nullptr;
+}
+
+Status sort_input(const Operation& op, const NamedInput& in, Images& out) {
+    const bool is_main = in.field == "image" || in.field == op.image_field;
+    const NamedInput** slot = nullptr;
+    if (is_main && op.image_use != ImageUse::none) {
+        slot = &out.main;
+    } else if (is_main) {
+        return invalid_image(in.field, "kind \"" + op.kind + "\" takes no image (it makes a "
+                                                               "picture from the prompt alone)");
+    } else if (in.field == "mask") {
+        if (!op.has_mask) return invalid_param("mask", "kind \"" + op.kind + "\" takes no mask");
+        slot = &out.mask;
+    } else if (find_extra(op, in.field)) {
+        for (const NamedInput* e : out.extra)
+            if (e->field == in.field) return invalid_image(in.field, "given twice (one file)");
+        out.extra.push_back(&in);
+        return ok_status();
+    } else {
+        return invalid_param(safe_name(in.field), "kind \"" + op.kind + "\" takes no such image "
+                                                  "(images allowed: " + image_fields(op) + ")");
+    }
+    if (*slot) return invalid_image(in.field, "given twice (one file)");
+    *slot = &in;
+    return ok_status();
+}
+
+Result<Images> check_images(const Operation& op, const std::vector<NamedInput>& inputs) {
+    Images images;
+    for (const NamedInput& in : inputs)
+        if (auto st = sort_input(op, in, images); !st) return st.error();
+    if (!images.main && op.image_use == ImageUse::required) {
+        const std::string name = op.image_field == "image" ? "image" : op.image_field;
+        return invalid_image(name, "missing (a file is required)");
+    }
+    if (images.main) {
+        auto info = check_image(op.image, images.main->bytes, images.main->field);
+        if (!info) return info.error();
+        images.main_info = *info;
+    }
+    if (images.mask) {
+        auto info = check_image(op.image, images.mask->bytes, "mask");
+        if (!info) return info.error();
+    }
+    for (const NamedInput* e : images.extra) {
+        auto info = check_image(find_extra(op, e->field)->rule, e->bytes, e->field);
+        if (!info) return info.error();
+    }
+    return images;
+}
+
+Status check_with_image(const FieldSpec& f, nlohmann::json& out, bool has_image) {
+    const bool given = out.contains(f.name);
+    switch (f.with_image) {
+        case ImageDependence::none: return ok_status();
+        case ImageDependence::needs_image:
+            if (has_image && !given)
+                return invalid_param(f.name, "required when an image is given (" + allowed(f) +
+                                                 ")");
+            if (!has_image && given)
+                return invalid_param(f.name, "only with an image (image-to-image); no image was "
+                                             "given");
+            return ok_status();
+        case ImageDependence::text_only:
+            if (has_image && given)
+                return invalid_param(f.name, "only for text-to-image; not with an image");
+            return ok_status();
+        case ImageDependence::image_mode:
+            if (has_image && !given) out[f.name] = "image-to-image";
+            if (has_image && out[f.name] != "image-to-image")
+                return invalid_param(f.name, "must be image-to-image when an image is given " +
+                                                 shown(out[f.name]));
+            if (!has_image && given && out[f.name] == "image-to-image")
+                return invalid_image("image", "required when " + f.name + " is image-to-image");
+            return ok_status();
+    }
+    return ok_status();
+}
+
+bool counts_as_given(const nlohmann::json& v) {
+    if (v.is_number()) return v.get<double>() > 0;
+    if (v.is_string()) return !v.get_ref<const std::string&>().empty();
+    return !v.is_null();
+}
+
+Status check_at_least_one(const Operation& op, const nlohmann::json& out, const Images& images) {
+    for (const AtLeastOne& group : op.at_least_one) {
+        bool any = false;
+        for (const std::string& name : group.names) {
+            if (out.contains(name) && counts_as_given(out[name])) any = true;
+            for (const NamedInput* e : images.extra) any = any || e->field == name;
+        }
+        if (!any) {
+            return invalid_param(join(group.names, " or "),
+                                 "at least one must be " + group.what);
+        }
     }
     return ok_status();
 }
@@ -271,37 +441,34 @@ Result<nlohmann::json> validate_params(const Operation& op, const nlohmann::json
 
 Result<ImageInfo> validate_image(const Operation& op, std::string_view bytes,
                                  std::string_view field) {
-    const ImageRule& rule = op.image;
-    if (bytes.size() > rule.max_bytes) {
-        return invalid_image(field, mib_text(bytes.size(), true) + " is larger than the " +
-                                        limit_text(rule.max_bytes) + " limit");
-    }
-    const auto info = read_image_info(bytes);
-    if (!info) {
-        return invalid_image(field, "not a " + format_list(rule) + " image (unrecognised content)");
-    }
-    bool accepted = false;
-    for (const ImageFormat f : rule.formats) accepted = accepted || f == info->format;
-    if (!accepted) {
-        return invalid_image(field, "must be a " + format_list(rule) + " image (got " +
-                                        format_title(info->format) + ")");
-    }
-    if (auto st = check_dimensions(rule, *info, field); !st) return st.error();
-    if (!image_is_complete(bytes, info->format)) {
-        return invalid_image(field, "the " + format_title(info->format) +
-                                        " file is truncated (its header is intact but the file "
-                                        "ends early)");
-    }
-    return *info;
+    return check_image(op.image, bytes, field);
 }
 
 Status validate_mask_source(const Operation& op, const nlohmann::json& params,
                             const ImageInfo& image, bool has_mask) {
     if (!op.has_mask || has_mask || image.has_alpha) return ok_status();
     if (params.is_object() && params.value("mode", std::string()) == "search") return ok_status();
+    const std::string verb = op.kind == "erase" ? "erase" : "inpaint";
     return invalid_image("image", "has no alpha channel and no mask was given: give a mask image "
-                                  "(white = the area to inpaint), or a PNG or WebP image whose "
-                                  "transparent pixels mark the area");
+                                  "(white = the area to " + verb + "), or a PNG or WebP image "
+                                  "whose transparent pixels mark the area");
+}
+
+Result<nlohmann::json> validate_job(const Operation& op, const nlohmann::json& params,
+                                    const std::vector<NamedInput>& inputs) {
+    auto images = check_images(op, inputs);
+    if (!images) return images.error();
+    auto out = validate_params(op, params);
+    if (!out) return out;
+    const bool has_image = images->main != nullptr;
+    for (const FieldSpec& f : op.fields)
+        if (auto st = check_with_image(f, *out, has_image); !st) return st.error();
+    if (auto st = check_at_least_one(op, *out, *images); !st) return st.error();
+    if (has_image) {
+        auto st = validate_mask_source(op, *out, *images->main_info, images->mask != nullptr);
+        if (!st) return st.error();
+    }
+    return out;
 }
 
 }  // namespace genq::provider

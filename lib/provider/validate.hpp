@@ -1,11 +1,13 @@
 // Validation of a job's input before it is queued: nothing invalid reaches the provider.
 #pragma once
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/result.hpp"
 #include "provider/image_info.hpp"
+#include "provider/named_input.hpp"
 #include "provider/operation.hpp"
 
 namespace genq::provider {
@@ -28,5 +30,14 @@ Result<ImageInfo> validate_image(const Operation& op, std::string_view bytes,
 // `params` are the validated params. Error.code = "invalid_image".
 Status validate_mask_source(const Operation& op, const nlohmann::json& params,
                             const ImageInfo& image, bool has_mask);
+
+// Everything about one job before it is queued: which images it brings (the main image, absent
+// for a prompt-only job when the kind allows it; mask; extra images such as
+// background_reference), each checked against its rule; the params (validate_params); and how
+// the two combine: strength only with an image, aspect_ratio only without, sd3's mode filled in
+// from the image, outpaint's "at least one side", relight's "a background prompt or image",
+// the mask source. Returns the normalised params. Error codes: invalid_param, invalid_image.
+Result<nlohmann::json> validate_job(const Operation& op, const nlohmann::json& params,
+                                    const std::vector<NamedInput>& inputs);
 
 }  // namespace genq::provider

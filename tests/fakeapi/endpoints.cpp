@@ -1,6 +1,7 @@
 // The provider's endpoints: submit (async and sync kinds), validation, magic seeds and results.
 #include "provider.hpp"
 
+#include "family.hpp"
 #include "mp4_clip.hpp"
 
 #include <algorithm>
@@ -169,6 +170,15 @@ void check_image_kind(const SubmitEndpoint& ep, const Form& form, Checked& c) {
 
 Checked validate(const SubmitEndpoint& ep, const Form& form) {
     Checked c;
+    if (is_family_kind(ep.kind)) {
+        FamilyCheck f = check_family(ep.kind, form);
+        c.errors = std::move(f.errors);
+        c.params = std::move(f.params);
+        c.seed = f.seed;
+        c.format = f.format;
+        c.image_sha = f.image_sha;
+        return c;
+    }
     if (ep.video) {
         check_video(form, c);
     } else {
@@ -202,6 +212,9 @@ Response Provider::submit(Call& call) {
     }
     if (auto magic = magic_seed(c.seed, c.image_sha)) {
         return std::move(*magic);
+    }
+    if (auto refused = charge(*call.key, price_of(call.submit->kind, c.params))) {
+        return std::move(*refused);
     }
     Generation g;
     g.id = hex_id(rng_, 64);

@@ -21,6 +21,7 @@ struct Options {
     std::string log_file;
     std::vector<std::string> keys;
     std::vector<std::string> no_credit_keys;
+    double credits = 1000000;  // each key's starting balance; every success is charged its price
     std::size_t limit = 150;
     double window = 10;
     double lockout = 60;
@@ -48,7 +49,7 @@ struct Request {
     bool keep_alive = true;
 };
 
-enum class Op { submit, poll, other, control };
+enum class Op { submit, poll, balance, other, control };
 
 // What one request leaves in the log and the counters once its answer has gone out.
 struct Record {

@@ -33,6 +33,8 @@ void add_options(CLI::App& app, fakeapi::Options& o) {
     app.add_option("--keys", o.keys, "valid API keys")->delimiter(',');
     app.add_option("--no-credit-keys", o.no_credit_keys, "valid keys without credits (402)")
         ->delimiter(',');
+    app.add_option("--credits", o.credits, "starting balance of each key (credits)")
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--limit", o.limit, "requests per window per key")->check(CLI::PositiveNumber);
     app.add_option("--window", o.window, "window length (s)")->check(CLI::PositiveNumber);
     app.add_option("--lockout", o.lockout, "lockout after a violation (s)")

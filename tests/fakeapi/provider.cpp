@@ -18,7 +18,28 @@ constexpr std::array kSubmits{
     SubmitEndpoint{"/v2beta/stable-image/upscale/creative", "upscale-creative", true, false},
     SubmitEndpoint{"/v2alpha/generation/stable-image/inpaint", "inpaint", false, false},
     SubmitEndpoint{"/v2beta/stable-image/edit/inpaint", "inpaint-v2beta", false, false},
+    SubmitEndpoint{"/v2beta/stable-image/generate/ultra", "ultra", false, false},
+    SubmitEndpoint{"/v2beta/stable-image/generate/core", "core", false, false},
+    SubmitEndpoint{"/v2beta/stable-image/generate/sd3", "sd3", false, false},
+    SubmitEndpoint{"/v2beta/stable-image/upscale/conservative", "upscale-conservative", false,
+                   false},
+    SubmitEndpoint{"/v2beta/stable-image/upscale/fast", "upscale-fast", false, false},
+    SubmitEndpoint{"/v2beta/stable-image/edit/erase", "erase", false, false},
+    SubmitEndpoint{"/v2beta/stable-image/edit/outpaint", "outpaint", false, false},
+    SubmitEndpoint{"/v2beta/stable-image/edit/search-and-replace", "search-and-replace", false,
+                   false},
+    SubmitEndpoint{"/v2beta/stable-image/edit/search-and-recolor", "search-and-recolor", false,
+                   false},
+    SubmitEndpoint{"/v2beta/stable-image/edit/remove-background", "remove-background", false,
+                   false},
+    SubmitEndpoint{"/v2beta/stable-image/edit/replace-background-and-relight", "relight", true,
+                   false},
+    SubmitEndpoint{"/v2beta/stable-image/control/sketch", "sketch", false, false},
+    SubmitEndpoint{"/v2beta/stable-image/control/structure", "structure", false, false},
+    SubmitEndpoint{"/v2beta/stable-image/control/style", "style", false, false},
 };
+
+constexpr std::string_view kBalancePath = "/v1/user/balance";
 
 constexpr std::array kPolls{
     PollEndpoint{"/v2beta/image-to-video/result/", true, false},
@@ -35,6 +56,8 @@ const char* op_name(Op op) {
         return "submit";
     case Op::poll:
         return "poll";
+    case Op::balance:
+        return "balance";
     default:
         return "other";
     }
@@ -66,6 +89,10 @@ Provider::Provider(Options options) : opt_(std::move(options)) {
             it = all_keys_.insert(all_keys_.end(), k);
         }
         no_credit_.insert(static_cast<int>(it - all_keys_.begin()));
+    }
+    for (std::size_t k = 0; k < all_keys_.size(); ++k) {
+        const int key = static_cast<int>(k);
+        balance_[key] = no_credit_.count(key) != 0 ? 0.0 : opt_.credits;
     }
     if (!opt_.log_file.empty()) {
         log_ = std::fopen(opt_.log_file.c_str(), "a");
@@ -99,6 +126,10 @@ Response Provider::handle(const Request& req) {
     if (auto limited = limit(call)) {
         return finish(call, std::move(*limited));
     }
+    if (call.op == Op::balance) {  // counted by the limiter like any request, above
+        ++counters_.balance_reads;
+        return finish(call, json_response(200, json{{"credits", balance_[*call.key]}}));
+    }
     if (no_credit_.count(*call.key) != 0) {
         return finish(call, error(402, "payment_required", {"insufficient credits"}));
     }
@@ -121,6 +152,9 @@ Provider::Call Provider::classify(const Request& req) const {
             call.op = Op::submit;
             call.submit = &s;
         }
+    }
+    if (req.method == "GET" && call.path == kBalancePath) {
+        call.op = Op::balance;
     }
     for (const auto& p : kPolls) {
         if (req.method == "GET" && call.path.rfind(p.prefix, 0) == 0) {
@@ -174,6 +208,38 @@ std::optional<Response> Provider::limit(const Call& call) {
                       " requests within a " + json(opt_.window).dump() + " second period"});
     }
     return std::nullopt;
+}
+
+// Takes a job's price from the key's balance, or answers 402 when it cannot pay: the balance
+// goes down as the stand-in charges, and a key runs dry the way a real account does.
+std::optional<Response> Provider::charge(int key, double price) {
+    double& balance = balance_[key];
+    if (balance + 1e-9 < price) {
+        ++counters_.refused_for_credits;
+        return error(402, "payment_required",
+                     {"insufficient credits: the balance is " + json(balance).dump() +
+                      ", this request costs " + json(price).dump()});
+    }
+    balance -= price;
+    counters_.charged += price;
+    return std::nullopt;
+}
+
+// POST /__credits {"key": index, "credits": N}: sets a key's balance (tests drain or refill it).
+Response Provider::set_credits(const Request& req) {
+    const json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("key") || !body["key"].is_number_integer() ||
+        !body.contains("credits") || !body["credits"].is_number() ||
+        body["credits"].get<double>() < 0) {
+        return json_response(400, json{{"name", "bad_request"},
+                                       {"errors", {"body: {\"key\": index, \"credits\": N >= 0}"}}});
+    }
+    const int key = body["key"].get<int>();
+    if (key < 0 || static_cast<std::size_t>(key) >= all_keys_.size()) {
+        return json_response(404, json{{"name", "not_found"}, {"errors", {"no such key index"}}});
+    }
+    balance_[key] = body["credits"].get<double>();
+    return json_response(200, json{{"key", key}, {"credits", balance_[key]}});
 }
 
 // Counts a poll of a known generation that comes sooner than --poll-interval after the answer to
@@ -280,6 +346,8 @@ Response Provider::control(const Call& call) {
         res = json_response(200, stats_json());
     } else if (call.req.method == "GET" && call.path == "/__generations") {
         res = json_response(200, generations_json());
+    } else if (call.req.method == "POST" && call.path == "/__credits") {
+        res = set_credits(call.req);
     } else if (call.req.method == "POST" && call.path == "/__reset") {
         counters_ = Counters{};
         key_states_.clear();
@@ -372,8 +440,17 @@ nlohmann::json Provider::stats_json() const {
         const auto it = counters_.faults.find(name);
         faults[name] = it == counters_.faults.end() ? 0 : it->second;
     }
+    json credits = json::array();
+    for (std::size_t k = 0; k < all_keys_.size(); ++k) {
+        const auto it = balance_.find(static_cast<int>(k));
+        credits.push_back(it == balance_.end() ? 0.0 : it->second);
+    }
     const auto& c = counters_;
     return json{{"requests", c.requests},
+                {"credits", credits},
+                {"charged", c.charged},
+                {"balance_reads", c.balance_reads},
+                {"refused_for_credits", c.refused_for_credits},
                 {"submits", c.submits},
                 {"submits_accepted", c.submits_accepted},
                 {"polls", c.polls},

@@ -56,6 +56,9 @@ struct Counters {
     std::uint64_t early_polls = 0;
     std::uint64_t tls_handshakes = 0;
     std::uint64_t connections = 0;
+    std::uint64_t balance_reads = 0;
+    std::uint64_t refused_for_credits = 0;
+    double charged = 0;
     std::map<int, std::uint64_t> status_counts;
     std::map<std::string, std::uint64_t> faults;
 };
@@ -118,6 +121,8 @@ private:
     std::optional<Response> limit(const Call& call);
     std::optional<Response> inject_fault(Call& call);
     void note_poll(const Call& call);
+    std::optional<Response> charge(int key, double price);
+    Response set_credits(const Request& req);
     Response route(Call& call);
 
     // endpoints.cpp
@@ -136,6 +141,7 @@ private:
     Options opt_;
     std::vector<std::string> all_keys_;  // --keys then --no-credit-keys not already listed
     std::set<int> no_credit_;
+    std::map<int, double> balance_;  // credits left per key index
     std::map<int, KeyState> key_states_;
     std::map<std::string, Generation> gens_;
     std::set<std::string> failed_once_;  // image sha256s that already got their magic 500

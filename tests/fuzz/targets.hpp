@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "core/config.hpp"
+#include "provider/image_fit.hpp"
 #include "provider/image_info.hpp"
 #include "provider/multipart.hpp"
 #include "provider/response.hpp"
@@ -93,6 +94,41 @@ inline void response(std::string_view in) {
     (void)provider::parse_error_body(body);
     (void)provider::is_json_content_type(body.substr(0, 64));
     (void)provider::parse_json_result(body, (in[2] & 2) ? "image" : "video");
+}
+
+// --fit's decoders (libpng, libjpeg-turbo, libwebp behind image_codec) and resampler on
+// arbitrary bytes: either a refusal that names the field, or pixels of the promised size that
+// fit to an exact target size. Pictures over 4 megapixels are skipped to keep runs fast (the
+// 100-megapixel guard itself is unit-tested).
+inline void image_decode(std::string_view in) {
+    const auto info = provider::read_image_info(in);
+    if (info && std::int64_t{info->width} * info->height > 4'000'000) return;
+    auto img = provider::decode_image(in, "image");
+    if (!img) {
+        check(img.error().code == "invalid_image", "decode refusal is invalid_image");
+        check(img.error().message.rfind("image: ", 0) == 0, "decode refusal names the field");
+        return;
+    }
+    check(img->width > 0 && img->height > 0, "decoded size is positive");
+    check(img->rgb.size() == std::size_t(img->width) * std::size_t(img->height) * 3,
+          "three bytes per decoded pixel");
+    // The reduced decode (JPEG DCT scaling, WebP decoder scaling), by a factor the input picks.
+    const int reduce = 1 << (in.size() % 4);
+    auto small = provider::decode_image(in, "image", reduce);
+    check(small.ok(), "a picture that decodes whole also decodes reduced");
+    check(small->width <= img->width && small->height <= img->height, "reduced is not larger");
+    check(small->width >= (img->width + reduce - 1) / reduce &&
+              small->height >= (img->height + reduce - 1) / reduce,
+          "reduced by at most the factor asked");
+    check(small->rgb.size() == std::size_t(small->width) * std::size_t(small->height) * 3,
+          "three bytes per reduced pixel");
+    const auto [tw, th] = provider::nearest_video_size(img->width, img->height);
+    for (const auto mode : {provider::FitMode::crop, provider::FitMode::pad}) {
+        const auto out = provider::fit_pixels(*img, tw / 16, th / 16, mode);
+        check(out.width == tw / 16 && out.height == th / 16, "fit gives the exact target size");
+        check(out.rgb.size() == std::size_t(out.width) * std::size_t(out.height) * 3,
+              "three bytes per fitted pixel");
+    }
 }
 
 }  // namespace genq::fuzz

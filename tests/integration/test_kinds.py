@@ -2,9 +2,11 @@
 with finish-reason/seed headers, JSON with base64); validation refusals per field; credit
 accounting and the [budget] daily_credits cap (SPEC §3-4, issue 6)."""
 
+import json
 import struct
 import subprocess
 import time
+import uuid
 import zlib
 
 from genqtest import BIN_DIR, GENQD, FakeApi, Genqd, run_tests, sha256_file
@@ -327,7 +329,229 @@ def test_accounting_survives_restart(tmp):
         d.stop()
 
 
+# ---- the rest of the stable-image family (issue 15) --------------------------------------------
+
+# genq's price per kind (its budget figure: sd3's row is 7, the dearest of its models rounded up)
+# and what the stand-in charges (sd3.5-large-turbo: 4).
+FAMILY_PRICES = {"ultra": 8, "core": 3, "sd3": 7, "upscale-conservative": 40, "upscale-fast": 2,
+                 "erase": 5, "outpaint": 4, "search-and-replace": 5, "search-and-recolor": 5,
+                 "remove-background": 5, "relight": 8, "sketch": 5, "structure": 5, "style": 5}
+STANDIN_PRICES = dict(FAMILY_PRICES, sd3=4)
+
+
+def post_job(d, kind, image=None, fields=None, mask=None):
+    """POST /v1/jobs as multipart (every param as a form field); returns (status, body)."""
+    boundary = "genqtest" + uuid.uuid4().hex
+    out = b""
+
+    def part(name, data, filename=None):
+        nonlocal out
+        disposition = 'form-data; name="%s"' % name
+        if filename:
+            disposition += '; filename="%s"' % filename
+        out += ("--%s\r\nContent-Disposition: %s\r\n\r\n" % (boundary, disposition)).encode()
+        out += (data if isinstance(data, bytes) else str(data).encode()) + b"\r\n"
+
+    part("kind", kind)
+    for name, value in (fields or {}).items():
+        part(name, value)
+    if image is not None:
+        part("image", image.read_bytes(), image.name)
+    if mask is not None:
+        part("mask", mask.read_bytes(), mask.name)
+    out += ("--%s--\r\n" % boundary).encode()
+    status, body = d.request("POST", "/v1/jobs", out,
+                             {"Content-Type": "multipart/form-data; boundary=" + boundary})
+    return status, json.loads(body)
+
+
+def family_cases(inp, tag):
+    """(kind, image, fields, mask, expected extension, expected finish reason): every new kind
+    the engine carries today (an image under `image`)."""
+    s = sum(map(ord, tag)) + 100
+    mask = write(inp / "fmask.png", make_png(256, 256, seed=17))
+
+    def img(name, w, h, seed):
+        return write(inp / name, make_png(w, h, seed=s + seed))
+
+    return [
+        ("upscale-conservative", img("cons.png", 512, 512, 1),
+         {"prompt": "sharp", "creativity": "0.3", "output_format": "jpeg"}, None, "jpg",
+         "SUCCESS"),
+        ("upscale-fast", img("fast.png", 256, 128, 2), {"output_format": "webp"}, None, "webp",
+         "SUCCESS"),
+        ("erase", write(inp / "era.png", make_png_rgba(96, 96, seed=s)), {"grow_mask": "10"},
+         None, "png", "SUCCESS"),
+        ("erase", img("erm.png", 256, 256, 3), {}, mask, "png", "SUCCESS"),
+        ("outpaint", img("out.png", 256, 256, 4), {"left": "100", "up": "50", "prompt": "sky"},
+         None, "png", "SUCCESS"),
+        ("search-and-replace", img("sar.png", 256, 256, 5),
+         {"prompt": "a cat", "search_prompt": "the dog", "seed": FILTERED}, None, "png",
+         "CONTENT_FILTERED"),
+        ("search-and-recolor", img("rec.png", 256, 256, 6),
+         {"prompt": "red", "select_prompt": "the car", "output_format": "jpeg"}, None, "jpg",
+         "SUCCESS"),
+        ("remove-background", img("rmbg.png", 300, 200, 7), {"output_format": "webp"}, None,
+         "webp", "SUCCESS"),
+        ("sketch", img("sk.png", 256, 256, 8), {"prompt": "a castle", "control_strength": "0.5"},
+         None, "png", "SUCCESS"),
+        ("structure", img("st.png", 256, 256, 9), {"prompt": "a castle"}, None, "png",
+         "SUCCESS"),
+        ("style", img("sty.png", 256, 256, 10),
+         {"prompt": "a castle", "fidelity": "0.8", "aspect_ratio": "16:9"}, None, "png",
+         "SUCCESS"),
+        ("ultra", img("ul.png", 256, 256, 11), {"prompt": "a fox", "strength": "0.5"}, None,
+         "png", "SUCCESS"),
+        ("sd3", img("sd.png", 256, 256, 12),
+         {"prompt": "a fox", "strength": "0.6", "model": "sd3.5-large-turbo",
+          "output_format": "jpeg"}, None, "jpg", "SUCCESS"),
+    ]
+
+
+def check_family_case(gens, job, case, form):
+    kind, image, fields, mask, ext, reason = case
+    where = "%s %s (%s form)" % (kind, image.name, form)
+    assert job["state"] == "succeeded", (where, job)
+    g = generation_of(gens, job)
+    assert g["kind"] == kind and g["served_form"] == form, (where, g)
+    assert sha256_file(job["output"]) == g["sha256"], where
+    assert job["output"].endswith("/" + image.name.rsplit(".", 1)[0] + "." + ext), where
+    with open(job["output"], "rb") as f:
+        assert MAGIC[ext](f.read(16)), where
+    assert job["finish_reason"] == reason == g["finish_reason"], where
+    assert job["seed"] == str(g["seed"]), where
+    assert job["cost"] == FAMILY_PRICES[kind], (where, job["cost"])
+    sent = g["params"]
+    for name, value in fields.items():  # every param reached the provider as given
+        assert str(sent[name]) == value or sent[name] == float(value), (where, name, sent)
+    if kind == "sd3":  # genq filled in the mode from the image
+        assert sent["mode"] == "image-to-image", (where, sent)
+    if mask is not None:
+        assert sent["mask"]["width"] == 256, (where, sent)
+
+
+def run_family(tmp, api, form):
+    d = Genqd(tmp / ("fam-" + form), api, start=False)
+    if form == "json":
+        set_result_form(d, form)
+    d.start()
+    with d:
+        before = api.stats()["credits"][0]
+        cases = family_cases(tmp / ("fin-" + form), form)
+        ids = []
+        for kind, image, fields, mask, _, _ in cases:
+            status, body = post_job(d, kind, image, fields, mask)
+            assert status == 201, (kind, status, body)
+            ids.append(body["id"])
+        jobs = d.wait_all(ids, timeout=120)
+        gens = api.generations()
+        for job, case in zip(jobs, cases):
+            check_family_case(gens, job, case, form)
+        key = d.get_json("/v1/status")["keys"][0]
+        assert key["credits_total"] == sum(FAMILY_PRICES[c[0]] for c in cases), key
+        # The stand-in's balance went down by what it charged for each success.
+        charged = sum(STANDIN_PRICES[c[0]] for c in cases)
+        assert abs(before - api.stats()["credits"][0] - charged) < 1e-9, (before, charged)
+
+
+def test_family_bytes_form(tmp):
+    with FakeApi(BIN_DIR, tmp / "api", gen_time=0.3, **FAKE) as api:
+        run_family(tmp, api, "bytes")
+
+
+def test_family_json_form(tmp):
+    with FakeApi(BIN_DIR, tmp / "api", gen_time=0.3, **FAKE) as api:
+        run_family(tmp, api, "json")
+
+
+def test_family_refusals(tmp):
+    """Validation of the new kinds at the socket: refused at once, naming the field and what is
+    allowed; nothing queued, nothing sent."""
+    inp = tmp / "in"
+    rgb = write(inp / "rgb.png", make_png(256, 256, seed=1))
+    wide = write(inp / "wide.png", make_png(1000, 300, seed=2))
+    big = write(inp / "big.png", make_png(1600, 400, seed=3))
+    cases = [
+        ("core", rgb, {"prompt": "p"}, 'image: kind "core" takes no image'),
+        ("erase", None, {}, "image: missing"),
+        ("core", None, {}, "prompt: is required"),
+        ("ultra", rgb, {"prompt": "p"}, "strength: required when an image is given"),
+        ("ultra", None, {"prompt": "p", "strength": "0.5"}, "strength: only with an image"),
+        ("sd3", None, {"prompt": "p", "mode": "image-to-image"},
+         "image: required when mode is image-to-image"),
+        ("sd3", None, {"prompt": "p", "output_format": "webp"},
+         "output_format: must be one of png or jpeg"),
+        ("upscale-conservative", rgb, {"prompt": "p", "creativity": "0.6"},
+         "creativity: must be a number from 0.2 to 0.5"),
+        ("upscale-fast", big, {}, "image: each side must be 32 to 1536 pixels"),
+        ("erase", rgb, {}, "image: has no alpha channel and no mask"),
+        ("outpaint", rgb, {}, "left, right, up or down: at least one must be greater than 0"),
+        ("outpaint", rgb, {"down": "2001"}, "down: must be an integer from 0 to 2000"),
+        ("search-and-replace", rgb, {"prompt": "p"}, "search_prompt: is required"),
+        ("search-and-recolor", rgb, {"prompt": "p", "select_prompt": "s", "grow_mask": "21"},
+         "grow_mask: must be an integer from 0 to 20"),
+        ("remove-background", wide, {}, "image: aspect ratio must be between 1:2.5 and 2.5:1"),
+        ("relight", rgb, {}, "background_prompt or background_reference: at least one"),
+        ("relight", rgb, {"background_prompt": "b", "light_source_direction": "behind"},
+         "light_source_direction: must be one of left, right, above or below"),
+        ("sketch", rgb, {"prompt": "p", "control_strength": "1.5"},
+         "control_strength: must be a number from 0 to 1"),
+        ("style", rgb, {"prompt": "p", "fidelity": "x"}, "fidelity: must be a number from 0 to 1"),
+        ("structure", rgb, {"prompt": "p", "strength": "0.5"},
+         "strength: unknown field for structure"),
+    ]
+    with FakeApi(BIN_DIR, tmp / "api", **FAKE) as api, Genqd(tmp / "d", api) as d:
+        for kind, image, fields, needle in cases:
+            status, body = post_job(d, kind, image, fields)
+            assert status in (400, 422), (kind, fields, status, body)
+            assert needle in body["error"], (kind, fields, body)
+            assert body["code"] in ("invalid_param", "invalid_image"), body
+        assert d.get_json("/v1/jobs")["jobs"] == []
+        assert api.stats()["submits"] == 0
+
+
+def test_prompt_only_jobs_are_accepted(tmp):
+    """A prompt-only kind makes a job without an image (the queue is paused: only intake is
+    under test here); its input carries no file and its result will be named after the job."""
+    with FakeApi(BIN_DIR, tmp / "api", **FAKE) as api, Genqd(tmp / "d", api) as d:
+        d.ctl("pause", check=0)
+        status, job = post_job(d, "core", None, {"prompt": "a lighthouse", "aspect_ratio": "21:9"})
+        assert status == 201, job
+        assert job["kind"] == "core" and job["state"] == "queued", job
+        assert job["input"]["name"] == job["id"] and job["input"]["sha256"] == "", job["input"]
+        assert job["params"] == {"prompt": "a lighthouse", "aspect_ratio": "21:9"}, job["params"]
+        status, job = post_job(d, "sd3", None, {"prompt": "p", "model": "sd3.5-medium"})
+        assert status == 201 and "mode" not in job["params"], job
+        status, job = post_job(d, "ultra", None, {"prompt": "p", "style_preset": "anime"})
+        assert status == 201, job
+        assert len(d.get_json("/v1/jobs")["jobs"]) == 3
+        assert api.stats()["submits"] == 0
+
+
+# Needs the engine to send build_submit_body() (lib/provider/submit_request.hpp) and to submit a
+# job without an image: not in the run list until lib/app/engine.cpp does (see the report).
+def test_prompt_only_and_relight_end_to_end(tmp):
+    with FakeApi(BIN_DIR, tmp / "api", gen_time=0.3, **FAKE) as api, Genqd(tmp / "d", api) as d:
+        subject = write(tmp / "in" / "me.png", make_png(256, 256, seed=4))
+        specs = [("core", None, {"prompt": "a lighthouse", "output_format": "webp"}, "webp"),
+                 ("ultra", None, {"prompt": "a fox", "aspect_ratio": "9:16"}, "png"),
+                 ("sd3", None, {"prompt": "a fox", "model": "sd3.5-medium"}, "png"),
+                 ("relight", subject, {"background_prompt": "a beach"}, "png")]
+        ids = [post_job(d, kind, image, fields)[1]["id"] for kind, image, fields, _ in specs]
+        jobs = d.wait_all(ids, timeout=60)
+        gens = api.generations()
+        for job, (kind, image, fields, ext) in zip(jobs, specs):
+            assert job["state"] == "succeeded", job
+            stem = image.stem if image else job["id"]
+            assert job["output"].endswith("/%s.%s" % (stem, ext)), job["output"]
+            g = [g for g in gens.values() if g["kind"] == kind]
+            assert len(g) == 1 and g[0]["sha256"] == sha256_file(job["output"]), kind
+        assert jobs[3]["remote_id"], jobs[3]  # relight is asynchronous
+
+
 if __name__ == "__main__":
     run_tests([test_every_kind_bytes_form, test_every_kind_json_form, test_result_form_is_validated,
                test_refusals_per_field, test_budget_cap_exact_with_many_waiting,
-               test_accounting_survives_restart])
+               test_accounting_survives_restart, test_family_bytes_form, test_family_json_form,
+               test_family_refusals, test_prompt_only_jobs_are_accepted,
+               test_prompt_only_and_relight_end_to_end])

@@ -49,6 +49,10 @@ TEST_CASE("fuzz corpus: image header reader") {
     CHECK(replay("image_info", genq::fuzz::image_info) > 0);
 }
 
+TEST_CASE("fuzz corpus: image decoders and fit") {
+    CHECK(replay("image_decode", genq::fuzz::image_decode) > 0);
+}
+
 TEST_CASE("fuzz corpus: config loader") {
     CHECK(replay("config", genq::fuzz::config) > 0);
 }
