@@ -6,7 +6,7 @@
 
 namespace genq::api {
 
-net::ServerResponse SubmitBatcher::submit(std::vector<app::SubmitRequest> reqs, Reply reply) {
+net::ServerResponse SubmitBatcher::submit(std::vector<ports::SubmitRequest> reqs, Reply reply) {
     if (!defer_) {
         auto results = commit(reqs);
         return reply(results);
@@ -19,12 +19,12 @@ net::ServerResponse SubmitBatcher::submit(std::vector<app::SubmitRequest> reqs, 
 }
 
 // One Intake::submit_many per source, so each job's history names where it came from.
-SubmitBatcher::Results SubmitBatcher::commit(std::vector<app::SubmitRequest>& reqs) {
+SubmitBatcher::Results SubmitBatcher::commit(std::vector<ports::SubmitRequest>& reqs) {
     std::map<std::string, std::vector<std::size_t>> by_source;
     for (std::size_t i = 0; i < reqs.size(); ++i) by_source[reqs[i].source].push_back(i);
-    Results out(reqs.size(), Result<store::Job>(Error{"internal", "not submitted"}));
+    Results out(reqs.size(), Result<Job>(Error{"internal", "not submitted"}));
     for (const auto& [source, idx] : by_source) {
-        std::vector<app::SubmitRequest> group;
+        std::vector<ports::SubmitRequest> group;
         group.reserve(idx.size());
         for (auto i : idx) group.push_back(std::move(reqs[i]));
         try {
@@ -54,7 +54,7 @@ void SubmitBatcher::flush() {
     }
     pending_.erase(pending_.begin(), it);
     if (!pending_.empty()) defer_([this] { flush(); });  // the rest after other work had a turn
-    std::vector<app::SubmitRequest> all;
+    std::vector<ports::SubmitRequest> all;
     for (auto& p : batch)
         for (auto& r : p.reqs) all.push_back(std::move(r));
     Results results = commit(all);

@@ -7,34 +7,34 @@
 #include <memory>
 #include <vector>
 
-#include "app/intake.hpp"
+#include "ports/intake.hpp"
 #include "net/http_server.hpp"
 
 namespace genq::api {
 
 class SubmitBatcher {
   public:
-    using Results = std::vector<Result<store::Job>>;
+    using Results = std::vector<Result<Job>>;
     // Turns the outcome of one request's submissions into its answer.
     using Reply = std::function<net::ServerResponse(const Results&)>;
     // Runs a function later on the event loop; empty = commit at once (no grouping).
     using Defer = std::function<void(std::function<void()>)>;
 
-    SubmitBatcher(app::Intake& intake, Defer defer) : intake_(intake), defer_(std::move(defer)) {}
+    SubmitBatcher(ports::Intake& intake, Defer defer) : intake_(intake), defer_(std::move(defer)) {}
 
     // Queues the submissions of one request; the response is deferred until the group commit.
-    net::ServerResponse submit(std::vector<app::SubmitRequest> reqs, Reply reply);
+    net::ServerResponse submit(std::vector<ports::SubmitRequest> reqs, Reply reply);
 
   private:
     struct Pending {
-        std::vector<app::SubmitRequest> reqs;
+        std::vector<ports::SubmitRequest> reqs;
         Reply reply;
         std::shared_ptr<net::DeferredResponse> out;
     };
     void flush();
-    Results commit(std::vector<app::SubmitRequest>& reqs);
+    Results commit(std::vector<ports::SubmitRequest>& reqs);
 
-    app::Intake& intake_;
+    ports::Intake& intake_;
     Defer defer_;
     std::vector<Pending> pending_;
 };

@@ -790,22 +790,4 @@ nlohmann::json Engine::status_json() const {
               {"override", i.budget_override}}}};
 }
 
-std::string Engine::metrics_text() const {
-    auto& i = *impl_;
-    std::string out = i.metrics.render_requests();
-    out += "# HELP genq_jobs Jobs by state.\n# TYPE genq_jobs gauge\n";
-    for (const auto& [state, n] : i.jobs.counts_by_state())
-        out += fmt::format("genq_jobs{{state=\"{}\"}} {}\n", state, n);
-    out += "# HELP genq_key_requests_in_window Requests of the key in the current window.\n";
-    out += "# TYPE genq_key_requests_in_window gauge\n";
-    for (const auto& snap : i.keys.snapshots(now()))
-        out += fmt::format("genq_key_requests_in_window{{key=\"{}\"}} {}\n", snap.name,
-                           snap.in_window);
-    out += "# HELP genq_key_in_flight Remote generations under way per key.\n";
-    out += "# TYPE genq_key_in_flight gauge\n";
-    for (const auto& snap : i.keys.snapshots(now()))
-        out += fmt::format("genq_key_in_flight{{key=\"{}\"}} {}\n", snap.name, snap.in_flight);
-    return out;
-}
-
 }  // namespace genq::app

@@ -71,7 +71,6 @@ public:
     bool has_key(const std::string& name) const;
 
     nlohmann::json status_json() const;   // counts, keys, budget
-    std::string metrics_text() const;     // Prometheus families with live state
 
 private:
     struct Impl;

@@ -3,6 +3,8 @@
 // protocol); only peer credentials and bearer-token checks differ.
 #include "net/http_server.hpp"
 
+#include "core/listen_address.hpp"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <openssl/crypto.h>
@@ -654,29 +656,14 @@ Status apply_owner(const std::string& path, unsigned mode, const std::string& gr
     return ok_status();
 }
 
+// The same parser as the config check (core/listen_address), so what --check-config accepts binds.
 Result<TcpProto::endpoint> parse_host_port(const std::string& host_port) {
-    std::string host;
-    std::string port;
-    if (!host_port.empty() && host_port.front() == '[') {
-        auto close = host_port.find("]:");
-        if (close == std::string::npos) return Error{"invalid_listen", "bad address " + host_port};
-        host = host_port.substr(1, close - 1);
-        port = host_port.substr(close + 2);
-    } else {
-        auto colon = host_port.rfind(':');
-        if (colon == std::string::npos) {
-            return Error{"invalid_listen", "missing port: " + host_port};
-        }
-        host = host_port.substr(0, colon);
-        port = host_port.substr(colon + 1);
-    }
+    auto parsed = parse_listen_address(host_port, PortZero::allowed);
+    if (!parsed) return Error{parsed.error().code, host_port + ": " + parsed.error().message};
     error_code ec;
-    auto address = asio::ip::make_address(host, ec);
-    auto number = parse_u64(port);
-    if (ec || !number || *number > 65535) {
-        return Error{"invalid_listen", "bad address " + host_port + " (want ip:port)"};
-    }
-    return TcpProto::endpoint(address, static_cast<std::uint16_t>(*number));
+    auto address = asio::ip::make_address(parsed->host, ec);
+    if (ec) return Error{"invalid_listen", "bad address " + host_port + " (want ip:port)"};
+    return TcpProto::endpoint(address, parsed->port);
 }
 
 // ---- The server ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@
 #include <set>
 #include <spdlog/spdlog.h>
 
-#include "app/intake.hpp"
+#include "ports/intake.hpp"
 #include "core/clock.hpp"
 #include "core/files.hpp"
 #include "store/database.hpp"
@@ -108,13 +108,13 @@ struct Item {
 
 struct Watcher::Impl {
     Impl(asio::io_context& io_, store::Database& db_, store::JobStore& jobs_,
-         app::Intake& intake_)
+         ports::Intake& intake_)
         : io(io_), db(db_), jobs(jobs_), intake(intake_), files(db_), inotify(io_) {}
 
     asio::io_context& io;
     store::Database& db;
     store::JobStore& jobs;
-    app::Intake& intake;
+    ports::Intake& intake;
     WatchStore files;
     asio::posix::stream_descriptor inotify;
     alignas(inotify_event) std::array<char, 64 * 1024> buf{};
@@ -297,10 +297,10 @@ struct Watcher::Impl {
     void submit(std::vector<Item>& items) {
         if (items.empty()) return;
         claim(items);
-        std::vector<app::SubmitRequest> reqs;
+        std::vector<ports::SubmitRequest> reqs;
         reqs.reserve(items.size());
         for (auto& it : items) {
-            app::SubmitRequest r;
+            ports::SubmitRequest r;
             r.kind = it.kind;
             r.params = std::move(it.params);
             r.image = std::move(it.bytes);
@@ -544,7 +544,7 @@ struct Watcher::Impl {
 };
 
 Watcher::Watcher(asio::io_context& io, store::Database& db, store::JobStore& jobs,
-                 app::Intake& intake)
+                 ports::Intake& intake)
     : impl_(std::make_unique<Impl>(io, db, jobs, intake)) {}
 
 Watcher::~Watcher() = default;

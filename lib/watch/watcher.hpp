@@ -13,7 +13,7 @@
 namespace boost::asio {
 class io_context;
 }
-namespace genq::app {
+namespace genq::ports {
 class Intake;
 }
 namespace genq::store {
@@ -26,7 +26,7 @@ namespace genq::watch {
 class Watcher {
 public:
     Watcher(boost::asio::io_context& io, store::Database& db, store::JobStore& jobs,
-            app::Intake& intake);
+            ports::Intake& intake);
     ~Watcher();
     Watcher(const Watcher&) = delete;
     Watcher& operator=(const Watcher&) = delete;
