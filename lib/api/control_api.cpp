@@ -93,7 +93,10 @@ ServerResponse json_response(int status, const nlohmann::json& body) {
 }
 
 ServerResponse json_error(int status, const std::string& code, const std::string& message) {
-    return json_response(status, wire::error_json({message, code}));
+    ServerResponse r;
+    r.status = status;
+    r.body = wire::error_body({message, code});
+    return r;
 }
 
 ServerResponse from_error(const Error& e) { return json_error(status_for(e.code), e.code, e.message); }

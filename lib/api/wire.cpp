@@ -7,6 +7,7 @@
 #include <boost/url/rfc/unreserved_chars.hpp>
 
 #include "core/clock.hpp"
+#include "net/http_types.hpp"
 
 namespace genq::api::wire {
 namespace {
@@ -136,7 +137,7 @@ Result<Job> parse_job(const json& j) {
     return job;
 }
 
-json error_json(const ErrorBody& e) { return {{"error", e.error}, {"code", e.code}}; }
+std::string error_body(const ErrorBody& e) { return net::error_body(e.code, e.error); }
 
 std::optional<ErrorBody> parse_error(std::string_view body) {
     auto j = json::parse(body, nullptr, false);

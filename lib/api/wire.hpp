@@ -32,7 +32,7 @@ struct ErrorBody {
     std::string error;  // for people
     std::string code;   // for programs: not_found, conflict, invalid_param, ...
 };
-json error_json(const ErrorBody& e);
+std::string error_body(const ErrorBody& e);  // the server's own refusals use the same writer
 // nullopt when the body is not an error body.
 std::optional<ErrorBody> parse_error(std::string_view body);
 

@@ -33,11 +33,16 @@ void check_watch(const Config& c, std::size_t i, std::vector<ConfigProblem>& out
     }
     auto checked = provider::validate_params(without_presence_rules(*op), w.params);
     if (checked) return;
-    const std::string field = field_of(checked.error().message);
-    if (!w.params.contains(field)) return;  // a presence rule a sidecar can still satisfy
-    std::string reason = checked.error().message.substr(field.size());
+    const std::string& message = checked.error().message;
+    const std::string field = field_of(message);
+    const bool given = w.params.contains(field);
+    // A field the watch does not give is only named by a presence rule ("search_prompt: required
+    // when mode is search"), which a sidecar can still satisfy.
+    if (!given && message.find("required") != std::string::npos) return;
+    std::string reason = given ? message.substr(field.size()) : message;
     while (!reason.empty() && (reason.front() == ':' || reason.front() == ' ')) reason.erase(0, 1);
-    out.push_back({c.file, prefix + ".params." + field, reason + " (kind " + w.kind + ")"});
+    out.push_back({c.file, prefix + ".params" + (given ? "." + field : std::string()),
+                   reason + " (kind " + w.kind + ")"});
 }
 
 }  // namespace

@@ -88,7 +88,7 @@ std::string lower(std::string_view s) {
 ServerResponse json_error(int status, const std::string& message, const std::string& code) {
     ServerResponse r;
     r.status = status;
-    r.body = nlohmann::json{{"error", message}, {"code", code}}.dump();
+    r.body = error_body(code, message);
     return r;
 }
 
@@ -558,7 +558,7 @@ asio::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Ses
 
 template <class Socket>
 void refuse(Socket& sock) {
-    static const std::string body = R"({"error":"too many connections","code":"unavailable"})";
+    static const std::string body = error_body("unavailable", "too many connections");
     static const std::string answer = "HTTP/1.1 503 Service Unavailable\r\n"
                                       "content-type: application/json\r\ncontent-length: " +
                                       std::to_string(body.size()) +

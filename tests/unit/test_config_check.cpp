@@ -38,9 +38,19 @@ TEST_SUITE("config_check") {
         // upscale-creative requires a prompt: a sidecar may give it per file.
         auto problems = uses("[[watch]]\ndir = \"/a\"\nparams = { cfg_scale = 1.8 }\n"
                              "[[watch]]\ndir = \"/b\"\nkind = \"upscale-creative\"\n"
-                             "[[watch]]\ndir = \"/c\"\nparams = { seed = -1 }");
+                             "[[watch]]\ndir = \"/c\"\nparams = { seed = -1 }\n"
+                             // search_prompt may come from each file's sidecar
+                             "[[watch]]\ndir = \"/d\"\nkind = \"inpaint\"\n"
+                             "params = { mode = \"search\" }");
         REQUIRE(problems.size() == 1);
         CHECK(problems[0].key == "watch[2].params.seed");
+    }
+
+    TEST_CASE("a choice outside its list is refused") {
+        auto problems = uses("[[watch]]\ndir = \"/in\"\nkind = \"inpaint\"\n"
+                             "params = { mode = \"lasso\" }");
+        REQUIRE(problems.size() == 1);
+        CHECK(problems[0].key == "watch[0].params.mode");
     }
 
     TEST_CASE("the listen parser is the server's: IP literals, port 0 only where allowed") {

@@ -62,8 +62,11 @@ TEST_SUITE("wire") {
     }
 
     TEST_CASE("the error body: one shape, read back; anything else is not an error body") {
-        CHECK(wire::error_json({"no job x", "not_found"}) ==
+        CHECK(nlohmann::json::parse(wire::error_body({"no job x", "not_found"})) ==
               nlohmann::json{{"error", "no job x"}, {"code", "not_found"}});
+        // Bytes that are not UTF-8 (a file name, say) cannot make the error itself fail.
+        CHECK(wire::error_body({"bad \xff name", "invalid_image"}).find("invalid_image") !=
+              std::string::npos);
         auto e = wire::parse_error(R"({"error":"no job x","code":"not_found"})");
         REQUIRE(e);
         CHECK(e->code == "not_found");
