@@ -37,46 +37,61 @@ std::optional<std::int64_t> parse_iso8601_ms(const std::string& s) {
     return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + ms;
 }
 
-// Field readers: a missing or mistyped field is an error naming it; null reads as empty.
+// Field readers: a missing or mistyped field is an error naming it (the first one is kept);
+// null reads as empty.
 struct Reader {
     const json& j;
     std::string where;
     std::optional<Error> error;
 
+    void fail(const std::string& what) {
+        if (!error) error = bad(what);
+    }
     const json* at(const char* name) {
-        if (!j.is_object()) return fail(where.empty() ? "not an object" : where);
+        if (!j.is_object()) {
+            // where is "" or "input.", "keys[]." ...
+            fail((where.empty() ? std::string("the answer") : where.substr(0, where.size() - 1)) +
+                 " is not an object");
+            return nullptr;
+        }
         auto it = j.find(name);
-        if (it == j.end()) return fail(where + name + " missing");
+        if (it == j.end()) {
+            fail(where + name + " missing");
+            return nullptr;
+        }
         return &*it;
     }
-    std::nullptr_t fail(const std::string& what) {
-        if (!error) error = bad(what);
-        return nullptr;
+    // The field, when present, not null and of the wanted kind.
+    template <class Is>
+    const json* typed(const char* name, Is is, const char* kind) {
+        const json* v = at(name);
+        if (!v || v->is_null()) return nullptr;
+        if (!is(*v)) {
+            fail(where + name + " is not " + kind);
+            return nullptr;
+        }
+        return v;
     }
     std::string text(const char* name) {
-        const json* v = at(name);
-        if (!v || v->is_null()) return {};
-        if (!v->is_string()) return fail(where + name + " is not a string"), std::string();
-        return v->get<std::string>();
+        const json* v = typed(name, [](const json& x) { return x.is_string(); }, "a string");
+        return v ? v->get<std::string>() : std::string();
     }
     template <class T>
     T number(const char* name) {
-        const json* v = at(name);
-        if (!v || v->is_null()) return T{};
-        if (!v->is_number()) return fail(where + name + " is not a number"), T{};
-        return v->get<T>();
+        const json* v = typed(name, [](const json& x) { return x.is_number(); }, "a number");
+        return v ? v->get<T>() : T{};
     }
     bool flag(const char* name) {
-        const json* v = at(name);
-        if (!v || !v->is_boolean()) return fail(where + name + " is not a boolean"), false;
-        return v->get<bool>();
+        const json* v = typed(name, [](const json& x) { return x.is_boolean(); }, "a boolean");
+        if (!v && !error) fail(where + name + " is not a boolean");
+        return v && v->get<bool>();
     }
     std::int64_t time_ms(const char* name) {
         std::string s = text(name);
         if (s.empty()) return 0;
         auto ms = parse_iso8601_ms(s);
-        if (!ms) return fail(where + name + " is not a time"), 0;
-        return *ms;
+        if (!ms) fail(where + name + " is not a time");
+        return ms.value_or(0);
     }
 };
 
@@ -113,7 +128,7 @@ Result<Job> parse_job(const json& j) {
     job.id = r.text("id");
     job.kind = r.text("kind");
     auto state = sched::parse_job_state(r.text("state"));
-    if (!state && !r.error) r.fail("state is not a job state");
+    if (!state) r.fail("state is not a job state");
     if (state) job.state = *state;
     job.priority = r.number<int>("priority");
     if (const json* p = r.at("params")) job.params = *p;
@@ -124,7 +139,8 @@ Result<Job> parse_job(const json& j) {
     job.polls = r.number<int>("polls");
     job.created_at = r.time_ms("created_at");
     job.updated_at = r.time_ms("updated_at");
-    if (const json* f = r.at("finished_at"); f && !f->is_null()) job.finished_at = r.time_ms("finished_at");
+    if (const json* f = r.at("finished_at"); f && !f->is_null())
+        job.finished_at = r.time_ms("finished_at");
     job.output = r.text("output");
     job.finish_reason = r.text("finish_reason");
     job.seed = r.text("seed");
