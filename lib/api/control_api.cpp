@@ -1,6 +1,7 @@
 #include "api/control_api.hpp"
 
 #include <array>
+#include <boost/asio/awaitable.hpp>
 #include <charconv>
 
 #include "api/routes.hpp"
@@ -135,18 +136,20 @@ bool is_multipart(const ServerRequest& req) {
 
 ControlApi::ControlApi(ApiContext ctx) : ctx_(std::move(ctx)), batcher_(ctx_.intake, ctx_.defer) {}
 
-ServerResponse ControlApi::handle(const ServerRequest& req) {
+net::Awaitable<ServerResponse> ControlApi::handle(const ServerRequest& req) {
     if (req.method == "POST" && cross_site(req))
-        return json_error(403, "forbidden", "cross-origin POST refused (Origin does not match Host)");
+        co_return json_error(403, "forbidden",
+                             "cross-origin POST refused (Origin does not match Host)");
     auto parts = split_path(req.path);
     for (const Route& route : kRoutes) {
         if (!method_matches(route, req.method)) continue;
         auto args = match(route.pattern, parts);
         if (!args) continue;
         Call call{ctx_, batcher_, req, std::move(*args)};
-        return route.handler(call);
+        ServerResponse res = co_await route.handler(call);
+        co_return res;
     }
-    return json_error(404, "not_found", "no route for " + req.method + " " + req.path);
+    co_return json_error(404, "not_found", "no route for " + req.method + " " + req.path);
 }
 
 }  // namespace genq::api

@@ -28,7 +28,8 @@ class ControlApi {
   public:
     explicit ControlApi(ApiContext ctx);
     void set_output_dir(std::string dir) { ctx_.output_dir = std::move(dir); }
-    net::ServerResponse handle(const net::ServerRequest& req);
+    // `req` must stay alive until the answer is ready (the server keeps it).
+    net::Awaitable<net::ServerResponse> handle(const net::ServerRequest& req);
 
   private:
     ApiContext ctx_;

@@ -22,7 +22,10 @@ struct Call {
     std::vector<std::string> args;  // the {captures} of the route's pattern, in order
 };
 
-using Handler = net::ServerResponse (*)(Call&);
+// A handler's answer: a coroutine, so a handler can wait (the group commit) without holding up
+// the loop. Handlers are defined in .cpp files that include <boost/asio/awaitable.hpp>.
+using Reply = net::Awaitable<net::ServerResponse>;
+using Handler = Reply (*)(Call&);
 
 // ---- shared helpers --------------------------------------------------------------------------
 net::ServerResponse json_response(int status, const nlohmann::json& body);
@@ -32,29 +35,29 @@ std::string content_type_for(const std::string& path);
 bool is_multipart(const net::ServerRequest& req);
 
 // ---- /v1/jobs (routes_jobs.cpp) ----------------------------------------------------------------
-net::ServerResponse submit_job(Call& c);    // POST /v1/jobs
-net::ServerResponse submit_batch(Call& c);  // POST /v1/jobs/batch
-net::ServerResponse list_jobs(Call& c);     // GET /v1/jobs
+Reply submit_job(Call& c);    // POST /v1/jobs
+Reply submit_batch(Call& c);  // POST /v1/jobs/batch
+Reply list_jobs(Call& c);     // GET /v1/jobs
 
 // ---- /v1/jobs/{id} (routes_job.cpp) -------------------------------------------------------------
-net::ServerResponse get_job(Call& c);
-net::ServerResponse job_events(Call& c);
-net::ServerResponse job_output(Call& c);
-net::ServerResponse cancel_job(Call& c);
-net::ServerResponse retry_job(Call& c);
+Reply get_job(Call& c);
+Reply job_events(Call& c);
+Reply job_output(Call& c);
+Reply cancel_job(Call& c);
+Reply retry_job(Call& c);
 
 // ---- the daemon (routes_daemon.cpp) -------------------------------------------------------------
-net::ServerResponse status(Call& c);        // GET /v1/status
-net::ServerResponse event_stream(Call& c);  // GET /v1/events
-net::ServerResponse pause(Call& c);         // POST /v1/pause
-net::ServerResponse resume(Call& c);        // POST /v1/resume
-net::ServerResponse reload(Call& c);        // POST /v1/reload
-net::ServerResponse metrics(Call& c);       // GET /metrics
-net::ServerResponse page(Call& c);          // GET /
+Reply status(Call& c);        // GET /v1/status
+Reply event_stream(Call& c);  // GET /v1/events
+Reply pause(Call& c);         // POST /v1/pause
+Reply resume(Call& c);        // POST /v1/resume
+Reply reload(Call& c);        // POST /v1/reload
+Reply metrics(Call& c);       // GET /metrics
+Reply page(Call& c);          // GET /
 
 // ---- the wrapper-compatible API (routes_wrapper.cpp) --------------------------------------------
-net::ServerResponse wrapper_submit(Call& c);   // POST /api/img2video
-net::ServerResponse wrapper_result(Call& c);   // GET /api/img2video/result/{id}
-net::ServerResponse processed_video(Call& c);  // GET /processed_videos/{file}
+Reply wrapper_submit(Call& c);   // POST /api/img2video
+Reply wrapper_result(Call& c);   // GET /api/img2video/result/{id}
+Reply processed_video(Call& c);  // GET /processed_videos/{file}
 
 }  // namespace genq::api

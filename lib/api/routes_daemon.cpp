@@ -1,4 +1,6 @@
 // The daemon as a whole: status, the event stream, pause/resume, reload, /metrics, the page.
+#include <boost/asio/awaitable.hpp>
+
 #include "api/routes.hpp"
 #include "api/status_render.hpp"
 #include "api/web_page.hpp"
@@ -27,39 +29,39 @@ ServerResponse pause_or_resume(Call& c, bool pausing) {
 
 }  // namespace
 
-ServerResponse status(Call& c) { return json_response(200, wire::status_json(c.ctx.control.status())); }
+Reply status(Call& c) { co_return json_response(200, wire::status_json(c.ctx.control.status())); }
 
-ServerResponse event_stream(Call&) {
+Reply event_stream(Call&) {
     ServerResponse r;
     r.event_stream = true;
     r.content_type = "text/event-stream";
     // Sent first: a client (genqctl wait) re-reads the jobs it follows when it sees this, so a
     // transition between its first read and the subscription is never missed.
     r.body = "event: hello\ndata: {}\n\n";
-    return r;
+    co_return r;
 }
 
-ServerResponse pause(Call& c) { return pause_or_resume(c, true); }
-ServerResponse resume(Call& c) { return pause_or_resume(c, false); }
+Reply pause(Call& c) { co_return pause_or_resume(c, true); }
+Reply resume(Call& c) { co_return pause_or_resume(c, false); }
 
-ServerResponse reload(Call& c) {
+Reply reload(Call& c) {
     auto st = c.ctx.control.reload();
-    if (!st) return json_error(422, st.error().code, st.error().message);
-    return json_response(200, {{"reloaded", true}});
+    if (!st) co_return json_error(422, st.error().code, st.error().message);
+    co_return json_response(200, {{"reloaded", true}});
 }
 
-ServerResponse metrics(Call& c) {
+Reply metrics(Call& c) {
     ServerResponse r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = render_metrics(c.ctx.control.status(), c.ctx.counters);
-    return r;
+    co_return r;
 }
 
-ServerResponse page(Call&) {
+Reply page(Call&) {
     ServerResponse r;
     r.content_type = "text/html; charset=utf-8";
     r.body = std::string(web_page());
-    return r;
+    co_return r;
 }
 
 }  // namespace genq::api

@@ -1,4 +1,6 @@
 // /v1/jobs/{id}: the job, its history, its output, cancel and retry.
+#include <boost/asio/awaitable.hpp>
+
 #include "api/routes.hpp"
 #include "api/wire.hpp"
 
@@ -16,34 +18,34 @@ ServerResponse job_result(const Result<Job>& r) {
 
 }  // namespace
 
-ServerResponse get_job(Call& c) {
+Reply get_job(Call& c) {
     const std::string& id = c.args[0];
     auto job = c.ctx.jobs.get(id);
-    if (!job) return no_job(id);
-    return json_response(200, wire::job_json(*job));
+    if (!job) co_return no_job(id);
+    co_return json_response(200, wire::job_json(*job));
 }
 
-ServerResponse job_events(Call& c) {
+Reply job_events(Call& c) {
     const std::string& id = c.args[0];
-    if (!c.ctx.jobs.get(id)) return no_job(id);
-    return json_response(200, wire::events_json(id, c.ctx.jobs.events(id)));
+    if (!c.ctx.jobs.get(id)) co_return no_job(id);
+    co_return json_response(200, wire::events_json(id, c.ctx.jobs.events(id)));
 }
 
-ServerResponse job_output(Call& c) {
+Reply job_output(Call& c) {
     const std::string& id = c.args[0];
     auto job = c.ctx.jobs.get(id);
-    if (!job) return no_job(id);
+    if (!job) co_return no_job(id);
     if (job->state != JobState::succeeded)
-        return json_error(409, "conflict",
-                          "job " + id + " has no output (state " +
-                              std::string(sched::to_string(job->state)) + ")");
+        co_return json_error(409, "conflict",
+                             "job " + id + " has no output (state " +
+                                 std::string(sched::to_string(job->state)) + ")");
     ServerResponse r;
     r.file_path = job->output;
     r.content_type = content_type_for(job->output);
-    return r;
+    co_return r;
 }
 
-ServerResponse cancel_job(Call& c) { return job_result(c.ctx.control.cancel(c.args[0])); }
-ServerResponse retry_job(Call& c) { return job_result(c.ctx.control.retry(c.args[0])); }
+Reply cancel_job(Call& c) { co_return job_result(c.ctx.control.cancel(c.args[0])); }
+Reply retry_job(Call& c) { co_return job_result(c.ctx.control.retry(c.args[0])); }
 
 }  // namespace genq::api

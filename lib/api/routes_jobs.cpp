@@ -1,4 +1,6 @@
 // POST /v1/jobs, POST /v1/jobs/batch, GET /v1/jobs.
+#include <boost/asio/awaitable.hpp>
+
 #include "api/routes.hpp"
 #include "api/submit_form.hpp"
 #include "api/wire.hpp"
@@ -47,48 +49,46 @@ Result<ports::JobQuery> read_query(const net::ServerRequest& req) {
 
 }  // namespace
 
-ServerResponse submit_job(Call& c) {
+Reply submit_job(Call& c) {
     if (!is_multipart(c.req))
-        return json_error(415, "unsupported_media_type",
-                          "POST /v1/jobs takes multipart/form-data with an `image` file");
+        co_return json_error(415, "unsupported_media_type",
+                             "POST /v1/jobs takes multipart/form-data with an `image` file");
     auto reqs = read_single(c.req, false);
-    if (!reqs) return from_error(reqs.error());
-    return c.batcher.submit(std::move(*reqs), [](const SubmitBatcher::Results& r) {
-        if (!r[0]) return from_error(r[0].error());
-        return json_response(201, wire::job_json(*r[0]));
-    });
+    if (!reqs) co_return from_error(reqs.error());
+    SubmitBatcher::Results r = co_await c.batcher.submit(std::move(*reqs));
+    if (!r[0]) co_return from_error(r[0].error());
+    co_return json_response(201, wire::job_json(*r[0]));
 }
 
 // Many images with shared fields in one request (genqctl submit sends its files this way):
 // one answer per image, in order, each a job or an error.
-ServerResponse submit_batch(Call& c) {
+Reply submit_batch(Call& c) {
     if (!is_multipart(c.req))
-        return json_error(415, "unsupported_media_type",
-                          "POST /v1/jobs/batch takes multipart/form-data with `image` files");
+        co_return json_error(415, "unsupported_media_type",
+                             "POST /v1/jobs/batch takes multipart/form-data with `image` files");
     auto form = read_form(c.req, false);
-    if (!form) return from_error(form.error());
+    if (!form) co_return from_error(form.error());
     if (form->images.empty())
-        return json_error(422, "invalid_image", "image: missing (at least one file)");
+        co_return json_error(422, "invalid_image", "image: missing (at least one file)");
     std::vector<std::string> names;
     for (const auto& image : form->images) names.push_back(image.second);
-    return c.batcher.submit(requests_of(*form), [names](const SubmitBatcher::Results& r) {
-        std::vector<wire::BatchItem> items;
-        for (std::size_t i = 0; i < r.size(); ++i) {
-            if (r[i])
-                items.push_back({names[i], *r[i], {}});
-            else
-                items.push_back({names[i], std::nullopt, {r[i].error().message, r[i].error().code}});
-        }
-        return json_response(200, wire::batch_json(items));
-    });
+    SubmitBatcher::Results r = co_await c.batcher.submit(requests_of(*form));
+    std::vector<wire::BatchItem> items;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        if (r[i])
+            items.push_back({names[i], *r[i], {}});
+        else
+            items.push_back({names[i], std::nullopt, {r[i].error().message, r[i].error().code}});
+    }
+    co_return json_response(200, wire::batch_json(items));
 }
 
-ServerResponse list_jobs(Call& c) {
+Reply list_jobs(Call& c) {
     auto q = read_query(c.req);
-    if (!q) return json_error(400, q.error().code, q.error().message);
+    if (!q) co_return json_error(400, q.error().code, q.error().message);
     wire::JobPage page{c.ctx.jobs.list(*q), ""};
     if (static_cast<int>(page.jobs.size()) == q->limit) page.next = page.jobs.back().id;
-    return json_response(200, wire::page_json(page));
+    co_return json_response(200, wire::page_json(page));
 }
 
 }  // namespace genq::api

@@ -1,6 +1,8 @@
 // The wrapper-compatible API (SPEC "Wrapper-compatible API"): its own answer shapes, kept exactly.
 #include <sys/stat.h>
 
+#include <boost/asio/awaitable.hpp>
+
 #include "api/routes.hpp"
 #include "api/submit_form.hpp"
 #include "api/wire.hpp"
@@ -25,54 +27,53 @@ ServerResponse complete(const Job& job) {
 
 }  // namespace
 
-ServerResponse wrapper_submit(Call& c) {
+Reply wrapper_submit(Call& c) {
     if (!is_multipart(c.req))
-        return wrapper_error(400, "Expected multipart/form-data with an image file");
+        co_return wrapper_error(400, "Expected multipart/form-data with an image file");
     auto reqs = read_single(c.req, true);
-    if (!reqs) return wrapper_error(400, reqs.error().message);
-    return c.batcher.submit(std::move(*reqs), [](const SubmitBatcher::Results& r) {
-        if (!r[0])
-            return wrapper_error(status_for(r[0].error().code) >= 500 ? 500 : 400,
-                                 r[0].error().message);
-        return json_response(200, {{"success", true},
-                                   {"id", r[0]->id},
-                                   {"message",
-                                    "Video generation started. Poll for results using the "
-                                    "returned ID."}});
-    });
+    if (!reqs) co_return wrapper_error(400, reqs.error().message);
+    SubmitBatcher::Results r = co_await c.batcher.submit(std::move(*reqs));
+    if (!r[0])
+        co_return wrapper_error(status_for(r[0].error().code) >= 500 ? 500 : 400,
+                                r[0].error().message);
+    co_return json_response(200, {{"success", true},
+                                  {"id", r[0]->id},
+                                  {"message",
+                                   "Video generation started. Poll for results using the "
+                                   "returned ID."}});
 }
 
-ServerResponse wrapper_result(Call& c) {
+Reply wrapper_result(Call& c) {
     const std::string& id = c.args[0];
     auto job = looks_like_job_id(id) ? c.ctx.jobs.get(id) : std::nullopt;
-    if (!job) return wrapper_error(404, "Generation not found: " + id);
+    if (!job) co_return wrapper_error(404, "Generation not found: " + id);
     switch (job->state) {
-        case JobState::succeeded: return complete(*job);
+        case JobState::succeeded: co_return complete(*job);
         case JobState::failed:
-            return wrapper_error(500, job->error_code + ": " + job->error_message);
-        case JobState::canceled: return wrapper_error(500, "the generation was canceled");
-        default:
-            return json_response(202, {{"status", "in-progress"},
-                                       {"message",
-                                        "Video generation is still in progress. Try again in a "
-                                        "few seconds."}});
+            co_return wrapper_error(500, job->error_code + ": " + job->error_message);
+        case JobState::canceled: co_return wrapper_error(500, "the generation was canceled");
+        default: break;
     }
+    co_return json_response(202, {{"status", "in-progress"},
+                                  {"message",
+                                   "Video generation is still in progress. Try again in a few "
+                                   "seconds."}});
 }
 
-ServerResponse processed_video(Call& c) {
+Reply processed_video(Call& c) {
     const std::string& file = c.args[0];
     // One plain name inside output_dir: no separators, no dot files (partial results).
     if (file.empty() || file[0] == '.' || file.find('/') != std::string::npos ||
         file.find('\0') != std::string::npos)
-        return wrapper_error(404, "Not found");
+        co_return wrapper_error(404, "Not found");
     std::string path = c.ctx.output_dir + "/" + file;
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
-        return wrapper_error(404, "Not found");
+        co_return wrapper_error(404, "Not found");
     ServerResponse r;
     r.file_path = path;
     r.content_type = content_type_for(path);
-    return r;
+    co_return r;
 }
 
 }  // namespace genq::api

@@ -2,20 +2,36 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <map>
+#include <optional>
 
 namespace genq::api {
 
-net::ServerResponse SubmitBatcher::submit(std::vector<ports::SubmitRequest> reqs, Reply reply) {
-    if (!defer_) {
-        auto results = commit(reqs);
-        return reply(results);
-    }
+namespace asio = boost::asio;
+
+struct SubmitBatcher::Waiter {
+    explicit Waiter(const asio::any_io_executor& ex) : wake(ex) {}
+    std::optional<Results> results;
+    asio::steady_timer wake;  // canceled by flush() once `results` is set
+};
+
+net::Awaitable<SubmitBatcher::Results> SubmitBatcher::submit(
+    std::vector<ports::SubmitRequest> reqs) {
+    if (!defer_) co_return commit(reqs);
     if (pending_.empty()) defer_([this] { flush(); });
-    net::ServerResponse r;
-    r.deferred = std::make_shared<net::DeferredResponse>();
-    pending_.push_back({std::move(reqs), std::move(reply), r.deferred});
-    return r;
+    const asio::any_io_executor ex = co_await asio::this_coro::executor;
+    auto waiter = std::make_shared<Waiter>(ex);
+    pending_.push_back({std::move(reqs), waiter});
+    while (!waiter->results) {
+        waiter->wake.expires_at(asio::steady_timer::time_point::max());
+        co_await waiter->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    co_return std::move(*waiter->results);
 }
 
 // One Intake::submit_many per source, so each job's history names where it came from.
@@ -60,10 +76,10 @@ void SubmitBatcher::flush() {
     Results results = commit(all);
     std::size_t next = 0;
     for (auto& p : batch) {
-        Results mine(results.begin() + static_cast<std::ptrdiff_t>(next),
-                     results.begin() + static_cast<std::ptrdiff_t>(next + p.reqs.size()));
+        p.waiter->results.emplace(results.begin() + static_cast<std::ptrdiff_t>(next),
+                                  results.begin() + static_cast<std::ptrdiff_t>(next + p.reqs.size()));
         next += p.reqs.size();
-        p.out->complete(p.reply(mine));
+        p.waiter->wake.cancel();
     }
 }
 

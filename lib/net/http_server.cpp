@@ -243,18 +243,26 @@ ServerRequest make_request(const Request& msg, Session<Proto>& s) {
     return req;
 }
 
-ServerResponse call_handler(State& st, const ServerRequest& req) {
-    if (st.stopped) {
-        return json_error(503, "server is shutting down", "unavailable");
-    }
+// The handler's answer; a handler that throws gets a 500 (and a log line), never a dead loop.
+asio::awaitable<ServerResponse> call_handler(State& st, const ServerRequest& req) {
+    if (st.stopped) co_return json_error(503, "server is shutting down", "unavailable");
+    std::string failure;
     try {
-        return st.handler(req);
+        ServerResponse res = co_await st.handler(req);
+        co_return res;
     } catch (const std::exception& e) {
-        spdlog::warn("control: handler for {} {} threw: {}", req.method, req.path, e.what());
+        failure = e.what();
     } catch (...) {
-        spdlog::warn("control: handler for {} {} threw a non-exception", req.method, req.path);
+        failure = "a non-exception";
     }
-    return json_error(500, "internal error", "internal");
+    spdlog::warn("control: handler for {} {} threw: {}", req.method, req.path, failure);
+    co_return json_error(500, "internal error", "internal");
+}
+
+asio::awaitable<ServerResponse> run_sync(
+    std::shared_ptr<const std::function<ServerResponse(const ServerRequest&)>> f,
+    const ServerRequest& req) {
+    co_return (*f)(req);
 }
 
 // Closes without losing the answer: unread request bytes at close() would make the kernel send
@@ -417,22 +425,6 @@ asio::awaitable<void> run_event_stream(State& st, Session<Proto>& s, const Serve
     }
 }
 
-// Waits on the loop until a deferred response is complete; false when the connection closed
-// first (server stopping). The callback is cleared before returning so a late complete() never
-// touches a finished session.
-template <class Proto>
-asio::awaitable<bool> await_deferred(Session<Proto>& s, DeferredResponse& d) {
-    if (!d.response) {
-        d.on_ready = [&s] { s.wake.cancel(); };
-        while (!d.response && !s.closed) {
-            s.wake.expires_at(asio::steady_timer::time_point::max());
-            co_await s.wake.async_wait(kNoThrow);
-        }
-        d.on_ready = nullptr;
-    }
-    co_return d.response != nullptr;
-}
-
 // Answers a request that could not be read (413, 431, 400) or just lets the connection go.
 template <class Proto>
 asio::awaitable<void> answer_read_error(State& st, Session<Proto>& s, const error_code& ec) {
@@ -509,12 +501,8 @@ asio::awaitable<bool> serve_one(State& st, Session<Proto>& s, beast::flat_buffer
         co_return false;
     }
     bool keep_alive = parser.get().keep_alive() && !st.stopped;
-    ServerResponse res = call_handler(st, req);
-    if (auto deferred = res.deferred) {
-        bool ready = co_await await_deferred(s, *deferred);
-        if (!ready) co_return false;
-        res = std::move(*deferred->response);
-    }
+    ServerResponse res = co_await call_handler(st, req);
+    if (s.closed) co_return false;  // the server stopped while the handler waited
     if (res.event_stream) {
         co_await run_event_stream(st, s, res, version);
         co_return false;
@@ -793,6 +781,13 @@ std::string ServerRequest::query_param(std::string_view name) const {
         }
     }
     return {};
+}
+
+Handler sync_handler(std::function<ServerResponse(const ServerRequest&)> f) {
+    auto shared = std::make_shared<const std::function<ServerResponse(const ServerRequest&)>>(
+        std::move(f));
+    // Not a coroutine itself: run_sync's frame holds its own copy of `shared`.
+    return [shared](const ServerRequest& req) { return run_sync(shared, req); };
 }
 
 std::unique_ptr<ControlServer> ControlServer::create(boost::asio::io_context& io,
