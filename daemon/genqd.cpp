@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "app/config_check.hpp"
 #include "app/daemon.hpp"
 #include "core/config.hpp"
 #include "core/logging.hpp"
@@ -53,7 +54,7 @@ int main(int argc, char** argv) {
     }
     auto env = genq::current_environment();
     auto where = genq::locate_config(config_path, env);
-    auto load = genq::load_config(where, env);
+    auto load = genq::app::load_checked_config(where, env);
     if (!load.problems.empty()) return report_problems(load.problems);
     if (check_only) {
         if (check_secrets(load.config, env) > 0) return 2;

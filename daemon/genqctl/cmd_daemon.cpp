@@ -1,15 +1,13 @@
 // genqctl pause | resume | keys | reload: actions on the daemon.
 #include <cstdio>
 
+#include <cmath>
+
+#include "core/clock.hpp"
 #include "ctl.hpp"
 
 namespace genqctl {
 namespace {
-
-std::string text(const nlohmann::json& v) {
-    if (v.is_null()) return "-";
-    return v.is_string() ? v.get<std::string>() : v.dump();
-}
 
 int run_keys(Ctl& ctl) {
     auto s = ctl.call_json("GET", "/v1/status");
@@ -18,10 +16,13 @@ int run_keys(Ctl& ctl) {
         return kOk;
     }
     std::vector<std::vector<std::string>> rows;
-    for (const auto& k : s["keys"])
-        rows.push_back({text(k["name"]), text(k["weight"]), text(k["state"]),
-                        text(k["requests_in_window"]) + "/" + text(k["requests_per_window"]),
-                        text(k["in_flight"]), text(k["credits_today"]), text(k["locked_until"])});
+    for (const auto& k : parsed(genq::api::wire::parse_status(s)).keys)
+        rows.push_back({k.name, nlohmann::json(k.weight).dump(), k.state,
+                        std::to_string(k.requests_in_window) + "/" +
+                            std::to_string(k.requests_per_window),
+                        std::to_string(k.in_flight), std::to_string(k.credits_today),
+                        k.locked_until > 0 ? genq::iso8601_ms(std::llround(k.locked_until * 1000))
+                                           : "-"});
     print_table({"KEY", "WEIGHT", "STATE", "WINDOW", "IN FLIGHT", "CREDITS TODAY", "LOCKED UNTIL"},
                 rows);
     return kOk;
@@ -30,7 +31,7 @@ int run_keys(Ctl& ctl) {
 int run_pause(Ctl& ctl, bool pause, const std::string& key, bool budget) {
     std::string target = pause ? "/v1/pause" : "/v1/resume";
     std::string q;
-    if (!key.empty()) q += "key=" + url_encode(key);
+    if (!key.empty()) q += "key=" + url_segment(key);
     if (budget) q += std::string(q.empty() ? "" : "&") + "budget=1";
     auto s = ctl.call_json("POST", target + (q.empty() ? "" : "?" + q));
     if (ctl.json)

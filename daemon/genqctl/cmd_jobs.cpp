@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "core/clock.hpp"
 #include "core/files.hpp"
 #include "ctl.hpp"
 
@@ -14,7 +15,7 @@ int act_on_each(Ctl& ctl, const std::vector<std::string>& ids, const std::string
     int rc = kOk;
     nlohmann::json out = nlohmann::json::array();
     for (const auto& id : ids) {
-        auto r = ctl.call("POST", "/v1/jobs/" + url_encode(id) + "/" + action);
+        auto r = ctl.call("POST", "/v1/jobs/" + url_segment(id) + "/" + action);
         if (r.status >= 400) {
             std::fprintf(stderr, "genqctl: %s: %s\n", id.c_str(), Ctl::error_of(r).c_str());
             rc = kFailed;
@@ -22,14 +23,17 @@ int act_on_each(Ctl& ctl, const std::vector<std::string>& ids, const std::string
         }
         auto j = nlohmann::json::parse(r.body, nullptr, false);
         out.push_back(j);
-        if (!ctl.json) std::printf("%s %s\n", id.c_str(), j.value("state", "?").c_str());
+        auto job = genq::api::wire::parse_job(j);
+        if (!ctl.json)
+            std::printf("%s %s\n", id.c_str(),
+                        job ? std::string(genq::to_string(job->state)).c_str() : "?");
     }
     if (ctl.json) std::printf("%s\n", out.dump(2).c_str());
     return rc;
 }
 
 int run_output(Ctl& ctl, const std::string& id, const std::string& file) {
-    auto r = ctl.call("GET", "/v1/jobs/" + url_encode(id) + "/output");
+    auto r = ctl.call("GET", "/v1/jobs/" + url_segment(id) + "/output");
     if (r.status != 200) throw ExitError{kFailed, Ctl::error_of(r)};
     if (file.empty() || file == "-") {
         if (stdout_is_tty())
@@ -44,15 +48,15 @@ int run_output(Ctl& ctl, const std::string& id, const std::string& file) {
 }
 
 int run_events(Ctl& ctl, const std::string& id) {
-    auto j = ctl.call_json("GET", "/v1/jobs/" + url_encode(id) + "/events");
+    auto j = ctl.call_json("GET", "/v1/jobs/" + url_segment(id) + "/events");
     if (ctl.json) {
         std::printf("%s\n", j.dump(2).c_str());
         return kOk;
     }
     std::vector<std::vector<std::string>> rows;
-    for (const auto& e : j["events"])
-        rows.push_back({e.value("at", ""), e["from"].is_null() ? "-" : e["from"].get<std::string>(),
-                        e.value("to", ""), e.value("detail", "")});
+    for (const auto& e : parsed(genq::api::wire::parse_events(j)))
+        rows.push_back({genq::iso8601_ms(e.at), e.from_state.empty() ? "-" : e.from_state,
+                        e.to_state, e.detail});
     print_table({"AT", "FROM", "TO", "DETAIL"}, rows);
     return kOk;
 }

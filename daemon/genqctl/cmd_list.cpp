@@ -1,6 +1,7 @@
 // genqctl list: jobs, newest first.
 #include <cstdio>
 
+#include "core/clock.hpp"
 #include "ctl.hpp"
 
 namespace genqctl {
@@ -12,16 +13,13 @@ struct ListOptions {
     int limit = 50;
 };
 
-std::string cell(const nlohmann::json& v) {
-    if (v.is_null()) return "-";
-    return v.is_string() ? v.get<std::string>() : v.dump();
-}
+std::string dash(const std::string& s) { return s.empty() ? "-" : s; }
 
-std::string outcome(const nlohmann::json& j) {
-    if (!j["error"].is_null()) return cell(j["error"]["code"]) + ": " + cell(j["error"]["message"]);
-    if (!j["output"].is_null()) return cell(j["output"]);
-    if (!j["wait_reason"].is_null()) return "waiting: " + cell(j["wait_reason"]);
-    return cell(j["input"]["name"]);
+std::string outcome(const genq::Job& j) {
+    if (!j.error_code.empty()) return j.error_code + ": " + j.error_message;
+    if (!j.output.empty()) return j.output;
+    if (!j.wait_reason.empty()) return "waiting: " + j.wait_reason;
+    return j.input_name;
 }
 
 int run_list(Ctl& ctl, const ListOptions& o) {
@@ -29,19 +27,20 @@ int run_list(Ctl& ctl, const ListOptions& o) {
     if (!o.states.empty()) {
         std::string s;
         for (const auto& st : o.states) s += (s.empty() ? "" : ",") + st;
-        q += "&state=" + url_encode(s);
+        q += "&state=" + url_segment(s);
     }
-    if (!o.kind.empty()) q += "&kind=" + url_encode(o.kind);
+    if (!o.kind.empty()) q += "&kind=" + url_segment(o.kind);
     auto j = ctl.call_json("GET", q);
     if (ctl.json) {
         std::printf("%s\n", j.dump(2).c_str());
         return kOk;
     }
     std::vector<std::vector<std::string>> rows;
-    for (const auto& job : j["jobs"])
-        rows.push_back({cell(job["id"]), cell(job["kind"]), cell(job["state"]), cell(job["key"]),
-                        cell(job["attempts"]), cell(job["polls"]),
-                        cell(job["created_at"]).substr(0, 19), outcome(job)});
+    for (const auto& job : parsed(genq::api::wire::parse_page(j)).jobs)
+        rows.push_back({job.id, job.kind, std::string(genq::to_string(job.state)),
+                        dash(job.key_name), std::to_string(job.attempts),
+                        std::to_string(job.polls), genq::iso8601_ms(job.created_at).substr(0, 19),
+                        outcome(job)});
     print_table(
         {"ID", "KIND", "STATE", "KEY", "TRIES", "POLLS", "CREATED", "INPUT / OUTPUT / ERROR"},
         rows);

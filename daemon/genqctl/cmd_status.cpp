@@ -1,58 +1,65 @@
 // genqctl status [ID]: the daemon's summary, or one job.
 #include <cstdio>
 
+#include <cmath>
+
+#include "core/clock.hpp"
 #include "ctl.hpp"
 
 namespace genqctl {
 namespace {
 
-std::string text(const nlohmann::json& v) {
-    if (v.is_null()) return "-";
-    if (v.is_string()) return v.get<std::string>();
-    return v.dump();
-}
+namespace wire = genq::api::wire;
 
-void print_job(const nlohmann::json& j) {
+std::string dash(const std::string& s) { return s.empty() ? "-" : s; }
+// Numbers as the JSON shows them (1.0 stays "1.0").
+std::string number(const nlohmann::json& v) { return v.dump(); }
+std::string when(std::int64_t ms) { return genq::iso8601_ms(ms); }
+
+void print_job(const genq::Job& j) {
     auto row = [](const char* k, const std::string& v) { std::printf("%-14s %s\n", k, v.c_str()); };
-    row("id", text(j["id"]));
-    row("kind", text(j["kind"]));
-    row("state", text(j["state"]));
-    if (!j["wait_reason"].is_null()) row("waiting for", text(j["wait_reason"]));
-    row("input", text(j["input"]["name"]) + " (" + text(j["input"]["width"]) + "x" +
-                     text(j["input"]["height"]) + ", " + text(j["input"]["bytes"]) + " bytes)");
-    row("params", j["params"].dump());
-    row("key", text(j["key"]));
-    row("remote id", text(j["remote_id"]));
-    row("attempts", text(j["attempts"]));
-    row("polls", text(j["polls"]));
-    row("created", text(j["created_at"]));
-    row("updated", text(j["updated_at"]));
-    row("finished", text(j["finished_at"]));
-    row("output", text(j["output"]));
-    row("finish reason", text(j["finish_reason"]));
-    row("seed", text(j["seed"]));
-    if (!j["error"].is_null())
-        row("error", text(j["error"]["code"]) + ": " + text(j["error"]["message"]));
+    row("id", j.id);
+    row("kind", j.kind);
+    row("state", std::string(genq::to_string(j.state)));
+    if (!j.wait_reason.empty()) row("waiting for", j.wait_reason);
+    row("input", j.input_name + " (" + std::to_string(j.input_width) + "x" +
+                     std::to_string(j.input_height) + ", " + std::to_string(j.input_bytes) +
+                     " bytes)");
+    row("params", j.params.dump());
+    row("key", dash(j.key_name));
+    row("remote id", dash(j.remote_id));
+    row("attempts", std::to_string(j.attempts));
+    row("polls", std::to_string(j.polls));
+    row("created", when(j.created_at));
+    row("updated", when(j.updated_at));
+    row("finished", j.finished_at ? when(*j.finished_at) : "-");
+    row("output", dash(j.output));
+    row("finish reason", dash(j.finish_reason));
+    row("seed", dash(j.seed));
+    if (!j.error_code.empty()) row("error", j.error_code + ": " + j.error_message);
 }
 
-void print_summary(const nlohmann::json& s) {
-    std::printf("genqd %s, up %s s%s\n", text(s["version"]).c_str(), text(s["uptime_s"]).c_str(),
-                s["paused"].get<bool>() ? ", submissions PAUSED" : "");
+void print_summary(const genq::ports::StatusView& s) {
+    std::printf("genqd %s, up %s s%s\n", s.version.c_str(), number(s.uptime_s).c_str(),
+                s.paused ? ", submissions PAUSED" : "");
     std::string counts;
-    for (const auto& [state, n] : s["counts"].items())
-        counts += (counts.empty() ? "" : ", ") + state + " " + text(n);
+    for (const auto& [state, n] : s.counts)
+        counts += (counts.empty() ? "" : ", ") + state + " " + std::to_string(n);
     std::printf("jobs: %s\n", counts.c_str());
-    const auto& b = s["budget"];
-    if (b["daily_credits"].get<double>() > 0)
-        std::printf("budget: %s of %s credits today%s\n", text(b["spent_today"]).c_str(),
-                    text(b["daily_credits"]).c_str(),
-                    b["override"].get<bool>() ? " (cap lifted until reload)" : "");
+    if (s.daily_credits > 0) {
+        auto budget = wire::status_json(s)["budget"];  // the cap as the daemon shows it
+        std::printf("budget: %s of %s credits today%s\n", std::to_string(s.spent_today).c_str(),
+                    number(budget["daily_credits"]).c_str(),
+                    s.budget_override ? " (cap lifted until reload)" : "");
+    }
     std::vector<std::vector<std::string>> rows;
-    for (const auto& k : s["keys"])
-        rows.push_back({text(k["name"]), text(k["state"]),
-                        text(k["requests_in_window"]) + "/" + text(k["requests_per_window"]),
-                        text(k["in_flight"]), text(k["credits_today"]), text(k["credits_total"]),
-                        text(k["locked_until"])});
+    for (const auto& k : s.keys)
+        rows.push_back({k.name, k.state,
+                        std::to_string(k.requests_in_window) + "/" +
+                            std::to_string(k.requests_per_window),
+                        std::to_string(k.in_flight), std::to_string(k.credits_today),
+                        std::to_string(k.credits_total),
+                        k.locked_until > 0 ? when(std::llround(k.locked_until * 1000)) : "-"});
     std::puts("");
     print_table({"KEY", "STATE", "WINDOW", "IN FLIGHT", "CREDITS TODAY", "TOTAL", "LOCKED UNTIL"},
                 rows);
@@ -67,13 +74,13 @@ void add_status(CLI::App& app, Ctl& ctl, Runner& run) {
     cmd->callback([&ctl, &run, id] {
         run = [&ctl, id] {
             auto j =
-                ctl.call_json("GET", id->empty() ? "/v1/status" : "/v1/jobs/" + url_encode(*id));
+                ctl.call_json("GET", id->empty() ? "/v1/status" : "/v1/jobs/" + url_segment(*id));
             if (ctl.json)
                 std::printf("%s\n", j.dump(2).c_str());
             else if (id->empty())
-                print_summary(j);
+                print_summary(parsed(wire::parse_status(j)));
             else
-                print_job(j);
+                print_job(parsed(wire::parse_job(j)));
             return kOk;
         };
     });

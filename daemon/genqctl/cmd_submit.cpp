@@ -99,17 +99,20 @@ std::vector<Outcome> submit_batch(Ctl& ctl, const SubmitOptions& o,
     std::string ct = mp.content_type();
     auto r = ctl.call("POST", "/v1/jobs/batch", mp.finish(), ct);
     auto j = nlohmann::json::parse(r.body, nullptr, false);
+    auto results = r.status == 200 ? genq::api::wire::parse_batch(j)
+                                   : genq::Result<std::vector<genq::api::wire::BatchItem>>(
+                                         genq::Error{"refused", Ctl::error_of(r)});
+    if (results && results->size() != inputs.size())
+        results = genq::Error{"bad_answer", "malformed answer"};
     std::vector<Outcome> out;
-    bool well_formed = r.status == 200 && j.is_object() && j["results"].is_array() &&
-                       j["results"].size() == inputs.size();
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         Outcome oc{inputs[i].path, "", ""};
-        if (!well_formed) {
-            oc.error = r.status == 200 ? "malformed answer" : Ctl::error_of(r);
-        } else if (const auto& res = j["results"][i]; res.contains("job")) {
-            oc.id = res["job"].value("id", "");
+        if (!results) {
+            oc.error = r.status == 200 ? "malformed answer" : results.error().message;
+        } else if (const auto& res = (*results)[i]; res.job) {
+            oc.id = res.job->id;
         } else {
-            oc.error = res.value("error", "refused");
+            oc.error = res.error.error.empty() ? "refused" : res.error.error;
         }
         out.push_back(std::move(oc));
     }

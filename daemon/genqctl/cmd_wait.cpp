@@ -34,10 +34,12 @@ class Progress {
     enum class Mode { terminal, lines, quiet };  // quiet: --json prints the jobs at the end
     Progress(std::vector<std::string> ids, Mode mode) : ids_(std::move(ids)), mode_(mode) {}
 
-    void update(const nlohmann::json& job) {
-        std::string id = job.value("id", "");
+    void update(const nlohmann::json& j) {
+        auto job = genq::api::wire::parse_job(j);
+        if (!job) return;  // not a job (a newer daemon's event, say): nothing to show
+        const std::string& id = job->id;
         if (!jobs_.count(id) && std::find(ids_.begin(), ids_.end(), id) == ids_.end()) return;
-        Tracked t{job.value("state", "?"), job.value("polls", 0), note_of(job)};
+        Tracked t{std::string(genq::to_string(job->state)), job->polls, note_of(*job)};
         bool changed = jobs_[id].state != t.state;
         jobs_[id] = t;
         if (mode_ == Mode::terminal)
@@ -78,11 +80,9 @@ class Progress {
     }
 
   private:
-    static std::string note_of(const nlohmann::json& j) {
-        if (j.contains("error") && !j["error"].is_null())
-            return j["error"].value("code", "") + ": " + j["error"].value("message", "");
-        if (j.contains("output") && j["output"].is_string()) return j["output"].get<std::string>();
-        return "";
+    static std::string note_of(const genq::Job& j) {
+        if (!j.error_code.empty()) return j.error_code + ": " + j.error_message;
+        return j.output;
     }
 
     std::vector<std::string> ids_;
@@ -117,7 +117,7 @@ void arm_deadline(double timeout) {
 bool follow_events(Ctl& ctl, const std::vector<std::string>& ids, Progress& progress) {
     auto refresh = [&] {
         for (const auto& id : ids)
-            progress.update(ctl.call_json("GET", "/v1/jobs/" + url_encode(id)));
+            progress.update(ctl.call_json("GET", "/v1/jobs/" + url_segment(id)));
     };
     bool greeted = true;
     while (!progress.all_final() && greeted) {
@@ -145,7 +145,7 @@ int wait_for_jobs(Ctl& ctl, const std::vector<std::string>& ids, double timeout)
     Progress progress(ids, ctl.json          ? Progress::Mode::quiet
                            : stdout_is_tty() ? Progress::Mode::terminal
                                              : Progress::Mode::lines);
-    for (const auto& id : ids) progress.update(ctl.call_json("GET", "/v1/jobs/" + url_encode(id)));
+    for (const auto& id : ids) progress.update(ctl.call_json("GET", "/v1/jobs/" + url_segment(id)));
     if (!follow_events(ctl, ids, progress)) {
         std::fprintf(stderr, "genqctl: lost the event stream of genqd at %s\n", ctl.socket.c_str());
         return kFailed;
@@ -153,7 +153,7 @@ int wait_for_jobs(Ctl& ctl, const std::vector<std::string>& ids, double timeout)
     if (ctl.json) {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& id : ids)
-            out.push_back(ctl.call_json("GET", "/v1/jobs/" + url_encode(id)));
+            out.push_back(ctl.call_json("GET", "/v1/jobs/" + url_segment(id)));
         std::printf("%s\n", out.dump(2).c_str());
     }
     return progress.all_succeeded() ? kOk : kFailed;

@@ -38,9 +38,7 @@ nlohmann::json Ctl::call_json(const std::string& method, const std::string& targ
 }
 
 std::string Ctl::error_of(const genq::net::HttpResponse& r) {
-    auto j = nlohmann::json::parse(r.body, nullptr, false);
-    if (j.is_object() && j.contains("error") && j["error"].is_string())
-        return j["error"].get<std::string>();
+    if (auto e = genq::api::wire::parse_error(r.body)) return e->error;
     return "genqd answered HTTP " + std::to_string(r.status);
 }
 
@@ -84,21 +82,6 @@ void print_table(const std::vector<std::string>& headers,
     };
     line(headers);
     for (const auto& r : rows) line(r);
-}
-
-std::string url_encode(const std::string& s) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
 }
 
 }  // namespace genqctl

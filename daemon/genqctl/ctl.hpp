@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "api/wire.hpp"
 #include "net/unix_client.hpp"
 
 namespace genqctl {
@@ -40,7 +41,16 @@ int terminal_width();                                      // 80 when unknown
 std::string fit(const std::string& s, std::size_t width);  // cut with "…"
 void print_table(const std::vector<std::string>& headers,
                  const std::vector<std::vector<std::string>>& rows);
-std::string url_encode(const std::string& s);
+
+// A wire parser's result, or exit 1: "genqd sent a malformed answer: <what>".
+template <class T>
+T parsed(genq::Result<T> r) {
+    if (!r) throw ExitError{kFailed, "genqd sent a " + r.error().message};
+    return std::move(*r);
+}
+
+// One URL path segment or query value (ids, key names): the API's one encoder.
+using genq::api::wire::url_segment;
 
 // One function per command file registers its subcommand; the callback runs it.
 using Runner = std::function<int()>;

@@ -1,41 +1,35 @@
 // The routes of the control socket and the HTTP listener (SPEC §6): /v1 for genqctl and
 // scripts, /api/img2video and /processed_videos for the wrapper-compatible API, /metrics.
-// Plain functions of a request; no I/O library here.
+// A route table of (method, path pattern) -> one handler per endpoint (api/routes.hpp). The API
+// depends on the ports (intake, control, the queue's read side), never on the daemon itself.
 #pragma once
-#include <functional>
 #include <string>
 
 #include "api/submit_batcher.hpp"
 #include "core/result.hpp"
 #include "net/http_server.hpp"
-
-namespace genq::store {
-class QueueStore;
-}
-
-namespace genq::app {
-class Engine;
-class Intake;
-struct Metrics;
-}  // namespace genq::app
+#include "ports/control.hpp"
+#include "ports/counters.hpp"
+#include "ports/intake.hpp"
+#include "ports/job_reader.hpp"
 
 namespace genq::api {
 
 struct ApiContext {
-    app::Intake& intake;
-    store::QueueStore& jobs;
-    app::Engine& engine;
+    ports::Intake& intake;
+    ports::JobReader& jobs;
+    ports::Control& control;
+    const ports::ProviderCounters& counters;
     std::string output_dir;
-    std::function<Status()> reload;  // re-read the configuration (same as SIGHUP)
-    SubmitBatcher::Defer defer;      // runs a function later on the loop (group commit)
-    const app::Metrics& metrics;
+    SubmitBatcher::Defer defer;  // runs a function later on the loop (group commit)
 };
 
 class ControlApi {
   public:
     explicit ControlApi(ApiContext ctx);
     void set_output_dir(std::string dir) { ctx_.output_dir = std::move(dir); }
-    net::ServerResponse handle(const net::ServerRequest& req);
+    // `req` must stay alive until the answer is ready (the server keeps it).
+    net::Awaitable<net::ServerResponse> handle(const net::ServerRequest& req);
 
   private:
     ApiContext ctx_;

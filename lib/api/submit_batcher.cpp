@@ -2,29 +2,45 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <map>
+#include <optional>
 
 namespace genq::api {
 
-net::ServerResponse SubmitBatcher::submit(std::vector<app::SubmitRequest> reqs, Reply reply) {
-    if (!defer_) {
-        auto results = commit(reqs);
-        return reply(results);
-    }
+namespace asio = boost::asio;
+
+struct SubmitBatcher::Waiter {
+    explicit Waiter(const asio::any_io_executor& ex) : wake(ex) {}
+    std::optional<Results> results;
+    asio::steady_timer wake;  // canceled by flush() once `results` is set
+};
+
+net::Awaitable<SubmitBatcher::Results> SubmitBatcher::submit(
+    std::vector<ports::SubmitRequest> reqs) {
+    if (!defer_) co_return commit(reqs);
     if (pending_.empty()) defer_([this] { flush(); });
-    net::ServerResponse r;
-    r.deferred = std::make_shared<net::DeferredResponse>();
-    pending_.push_back({std::move(reqs), std::move(reply), r.deferred});
-    return r;
+    const asio::any_io_executor ex = co_await asio::this_coro::executor;
+    auto waiter = std::make_shared<Waiter>(ex);
+    pending_.push_back({std::move(reqs), waiter});
+    while (!waiter->results) {
+        waiter->wake.expires_at(asio::steady_timer::time_point::max());
+        co_await waiter->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    co_return std::move(*waiter->results);
 }
 
 // One Intake::submit_many per source, so each job's history names where it came from.
-SubmitBatcher::Results SubmitBatcher::commit(std::vector<app::SubmitRequest>& reqs) {
+SubmitBatcher::Results SubmitBatcher::commit(std::vector<ports::SubmitRequest>& reqs) {
     std::map<std::string, std::vector<std::size_t>> by_source;
     for (std::size_t i = 0; i < reqs.size(); ++i) by_source[reqs[i].source].push_back(i);
-    Results out(reqs.size(), Result<store::Job>(Error{"internal", "not submitted"}));
+    Results out(reqs.size(), Result<Job>(Error{"internal", "not submitted"}));
     for (const auto& [source, idx] : by_source) {
-        std::vector<app::SubmitRequest> group;
+        std::vector<ports::SubmitRequest> group;
         group.reserve(idx.size());
         for (auto i : idx) group.push_back(std::move(reqs[i]));
         try {
@@ -54,16 +70,16 @@ void SubmitBatcher::flush() {
     }
     pending_.erase(pending_.begin(), it);
     if (!pending_.empty()) defer_([this] { flush(); });  // the rest after other work had a turn
-    std::vector<app::SubmitRequest> all;
+    std::vector<ports::SubmitRequest> all;
     for (auto& p : batch)
         for (auto& r : p.reqs) all.push_back(std::move(r));
     Results results = commit(all);
     std::size_t next = 0;
     for (auto& p : batch) {
-        Results mine(results.begin() + static_cast<std::ptrdiff_t>(next),
-                     results.begin() + static_cast<std::ptrdiff_t>(next + p.reqs.size()));
+        p.waiter->results.emplace(results.begin() + static_cast<std::ptrdiff_t>(next),
+                                  results.begin() + static_cast<std::ptrdiff_t>(next + p.reqs.size()));
         next += p.reqs.size();
-        p.out->complete(p.reply(mine));
+        p.waiter->wake.cancel();
     }
 }
 

@@ -7,34 +7,33 @@
 #include <memory>
 #include <vector>
 
-#include "app/intake.hpp"
 #include "net/http_server.hpp"
+#include "ports/intake.hpp"
 
 namespace genq::api {
 
 class SubmitBatcher {
   public:
-    using Results = std::vector<Result<store::Job>>;
-    // Turns the outcome of one request's submissions into its answer.
-    using Reply = std::function<net::ServerResponse(const Results&)>;
+    using Results = std::vector<Result<Job>>;
     // Runs a function later on the event loop; empty = commit at once (no grouping).
     using Defer = std::function<void(std::function<void()>)>;
 
-    SubmitBatcher(app::Intake& intake, Defer defer) : intake_(intake), defer_(std::move(defer)) {}
+    SubmitBatcher(ports::Intake& intake, Defer defer) : intake_(intake), defer_(std::move(defer)) {}
 
-    // Queues the submissions of one request; the response is deferred until the group commit.
-    net::ServerResponse submit(std::vector<app::SubmitRequest> reqs, Reply reply);
+    // The outcome of one request's submissions, once their group is committed: one result per
+    // request, in order.
+    net::Awaitable<Results> submit(std::vector<ports::SubmitRequest> reqs);
 
   private:
+    struct Waiter;  // a suspended request: its results and the timer that wakes it
     struct Pending {
-        std::vector<app::SubmitRequest> reqs;
-        Reply reply;
-        std::shared_ptr<net::DeferredResponse> out;
+        std::vector<ports::SubmitRequest> reqs;
+        std::shared_ptr<Waiter> waiter;
     };
     void flush();
-    Results commit(std::vector<app::SubmitRequest>& reqs);
+    Results commit(std::vector<ports::SubmitRequest>& reqs);
 
-    app::Intake& intake_;
+    ports::Intake& intake_;
     Defer defer_;
     std::vector<Pending> pending_;
 };

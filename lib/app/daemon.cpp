@@ -13,7 +13,9 @@
 #include <spdlog/spdlog.h>
 
 #include "api/control_api.hpp"
+#include "app/config_check.hpp"
 #include "app/engine.hpp"
+#include "app/engine_control.hpp"
 #include "app/intake.hpp"
 #include "app/metrics.hpp"
 #include "core/files.hpp"
@@ -125,9 +127,9 @@ private:
             });
         // Submissions are committed in groups, at the end of the loop turn they arrived in.
         auto defer = [this](std::function<void()> f) { asio::post(io_, std::move(f)); };
-        api_ = std::make_unique<api::ControlApi>(api::ApiContext{
-            *intake_, *store_, *engine_, config_.output_dir, [this] { return reload(); }, defer,
-            metrics_});
+        control_ = std::make_unique<EngineControl>(*engine_, [this] { return reload(); });
+        api_ = std::make_unique<api::ControlApi>(
+            api::ApiContext{*intake_, *store_, *control_, metrics_, config_.output_dir, defer});
         if (auto st = start_servers(); !st) return st;
         engine_->add_listener([this](const Job& job, JobState from,
                                      const std::string& detail) {
@@ -187,7 +189,7 @@ private:
     }
 
     Status reload() {
-        auto load = load_config(where_, env_);
+        auto load = load_checked_config(where_, env_);
         if (!load.problems.empty()) {
             std::string msg = "configuration not reloaded:";
             for (const auto& p : load.problems) {
@@ -307,6 +309,7 @@ private:
     std::unique_ptr<net::HttpsClient> client_;
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Intake> intake_;
+    std::unique_ptr<EngineControl> control_;
     std::unique_ptr<api::ControlApi> api_;
     std::unique_ptr<net::ControlServer> server_;
     std::unique_ptr<watch::Watcher> watcher_;  // last: it uses the intake, store and loop

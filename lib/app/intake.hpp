@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/result.hpp"
+#include "ports/intake.hpp"
 #include "store/job.hpp"
 
 namespace genq::store {
@@ -19,19 +20,9 @@ class QueueStore;
 
 namespace genq::app {
 
-struct SubmitRequest {
-    std::string kind = "video";
-    nlohmann::json params = nlohmann::json::object();  // as given; validated here
-    std::string image;       // bytes
-    std::string image_name;  // the caller's file name (display and output name)
-    std::string mask;        // bytes, optional
-    int priority = 0;
-    std::string key;         // requested key name, "" = any
-    std::string source = "socket";
-    std::optional<std::int64_t> uid;
-};
+using SubmitRequest = ports::SubmitRequest;
 
-class Intake {
+class Intake final : public ports::Intake {
 public:
     using KeyExists = std::function<bool(const std::string&)>;
     using OnCreated = std::function<void(const store::Job&)>;
@@ -40,12 +31,12 @@ public:
           on_created_(std::move(on_created)) {}
 
     // Error codes: invalid_kind, invalid_param, invalid_image, invalid_key, io_error.
-    Result<store::Job> submit(const SubmitRequest& req);
+    Result<store::Job> submit(const SubmitRequest& req) override;
     // The same for a burst (watched folders): every input spooled, one file-system sync, one
     // commit for all the accepted jobs. One result per request, in order.
-    std::vector<Result<store::Job>> submit_many(const std::vector<SubmitRequest>& reqs);
+    std::vector<Result<store::Job>> submit_many(const std::vector<SubmitRequest>& reqs) override;
     // Validation only (no spool, no row): the normalised params.
-    Result<nlohmann::json> check(const SubmitRequest& req);
+    Result<nlohmann::json> check(const SubmitRequest& req) override;
 
 private:
     // Validates, spools (durably or not) and fills the job row; nothing committed.

@@ -11,10 +11,9 @@
 // - api.base_url loses its trailing slashes so callers can append "/v2beta/...".
 // - Values that may hold a secret (keys[] fields, http.token) are never echoed in messages.
 #include "core/config.hpp"
+#include "core/listen_address.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -429,62 +428,6 @@ std::string strip_trailing_slashes(std::string url) {
     return url;
 }
 
-bool is_hostname(std::string_view h) {
-    if (h.empty() || h.size() > 253 || h.front() == '.' || h.front() == '-') return false;
-    return all_chars(h, [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-';
-    });
-}
-
-struct ListenAddress {
-    std::string host;  // without brackets
-    bool ipv6 = false;
-};
-
-// Parses "host:port" or "[v6]:port"; on failure returns nullopt and sets `why`.
-std::optional<ListenAddress> parse_listen(std::string_view s, std::string& why) {
-    std::size_t colon = s.rfind(':');
-    if (colon == std::string_view::npos) {
-        why = "must be host:port or [ipv6]:port";
-        return std::nullopt;
-    }
-    std::string_view host = s.substr(0, colon);
-    std::string_view port = s.substr(colon + 1);
-    if (!is_port(port)) {
-        why = "port must be from 1 to 65535";
-        return std::nullopt;
-    }
-    ListenAddress out;
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-        out.host = std::string(host.substr(1, host.size() - 2));
-        out.ipv6 = true;
-        in6_addr a6{};
-        if (inet_pton(AF_INET6, out.host.c_str(), &a6) == 1) return out;
-        why = "is not a valid IPv6 address in brackets";
-        return std::nullopt;
-    }
-    if (host.find(':') != std::string_view::npos) {
-        why = "an IPv6 address must be in brackets, e.g. [::1]:8080";
-        return std::nullopt;
-    }
-    out.host = std::string(host);
-    if (is_hostname(out.host)) return out;
-    why = "host must be a name, an IPv4 address or [an IPv6 address]";
-    return std::nullopt;
-}
-
-bool is_loopback(const ListenAddress& a) {
-    if (a.ipv6) {
-        in6_addr a6{};
-        if (inet_pton(AF_INET6, a.host.c_str(), &a6) != 1) return false;
-        if (IN6_IS_ADDR_LOOPBACK(&a6)) return true;
-        return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
-    }
-    if (a.host == "localhost") return true;
-    in_addr a4{};
-    return inet_pton(AF_INET, a.host.c_str(), &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
-}
-
 bool is_env_name(std::string_view s) {
     if (s.empty() || s.size() > 255 || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
     return all_chars(
@@ -740,12 +683,14 @@ void parse_http(const Ctx& ctx, const toml::table& root, HttpConfig& h) {
     check_known(ctx, *t, "http", kHttpKeys);
     std::optional<ListenAddress> addr;
     if (auto listen = get_string(ctx, *t, "http", "listen"); listen && !listen->empty()) {
-        std::string why;
-        addr = parse_listen(*listen, why);
-        if (addr) {
+        // The parser the server binds with: what passes here is what genqd can listen on.
+        auto parsed = parse_listen_address(*listen);
+        if (parsed) {
+            addr = *parsed;
             h.listen = *listen;
         } else {
-            ctx.add("http.listen", why + ", e.g. \"127.0.0.1:8080\" (got " + quote(*listen) + ")");
+            ctx.add("http.listen", parsed.error().message + ", e.g. \"127.0.0.1:8080\" (got " +
+                                       quote(*listen) + ")");
         }
     }
     if (auto token = get_string(ctx, *t, "http", "token")) {
@@ -756,7 +701,7 @@ void parse_http(const Ctx& ctx, const toml::table& root, HttpConfig& h) {
             ctx.add("http.token", "must be visible ASCII without spaces (value not shown)");
         }
     }
-    if (addr && !is_loopback(*addr) && h.token.empty()) {
+    if (addr && !addr->is_loopback() && h.token.empty()) {
         ctx.add("http.token", "required when http.listen is not a loopback address");
     }
 }

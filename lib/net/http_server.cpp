@@ -3,6 +3,8 @@
 // protocol); only peer credentials and bearer-token checks differ.
 #include "net/http_server.hpp"
 
+#include "core/listen_address.hpp"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <openssl/crypto.h>
@@ -86,7 +88,7 @@ std::string lower(std::string_view s) {
 ServerResponse json_error(int status, const std::string& message, const std::string& code) {
     ServerResponse r;
     r.status = status;
-    r.body = nlohmann::json{{"error", message}, {"code", code}}.dump();
+    r.body = error_body(code, message);
     return r;
 }
 
@@ -241,18 +243,26 @@ ServerRequest make_request(const Request& msg, Session<Proto>& s) {
     return req;
 }
 
-ServerResponse call_handler(State& st, const ServerRequest& req) {
-    if (st.stopped) {
-        return json_error(503, "server is shutting down", "unavailable");
-    }
+// The handler's answer; a handler that throws gets a 500 (and a log line), never a dead loop.
+asio::awaitable<ServerResponse> call_handler(State& st, const ServerRequest& req) {
+    if (st.stopped) co_return json_error(503, "server is shutting down", "unavailable");
+    std::string failure;
     try {
-        return st.handler(req);
+        ServerResponse res = co_await st.handler(req);
+        co_return res;
     } catch (const std::exception& e) {
-        spdlog::warn("control: handler for {} {} threw: {}", req.method, req.path, e.what());
+        failure = e.what();
     } catch (...) {
-        spdlog::warn("control: handler for {} {} threw a non-exception", req.method, req.path);
+        failure = "a non-exception";
     }
-    return json_error(500, "internal error", "internal");
+    spdlog::warn("control: handler for {} {} threw: {}", req.method, req.path, failure);
+    co_return json_error(500, "internal error", "internal");
+}
+
+asio::awaitable<ServerResponse> run_sync(
+    std::shared_ptr<const std::function<ServerResponse(const ServerRequest&)>> f,
+    const ServerRequest& req) {
+    co_return (*f)(req);
 }
 
 // Closes without losing the answer: unread request bytes at close() would make the kernel send
@@ -415,22 +425,6 @@ asio::awaitable<void> run_event_stream(State& st, Session<Proto>& s, const Serve
     }
 }
 
-// Waits on the loop until a deferred response is complete; false when the connection closed
-// first (server stopping). The callback is cleared before returning so a late complete() never
-// touches a finished session.
-template <class Proto>
-asio::awaitable<bool> await_deferred(Session<Proto>& s, DeferredResponse& d) {
-    if (!d.response) {
-        d.on_ready = [&s] { s.wake.cancel(); };
-        while (!d.response && !s.closed) {
-            s.wake.expires_at(asio::steady_timer::time_point::max());
-            co_await s.wake.async_wait(kNoThrow);
-        }
-        d.on_ready = nullptr;
-    }
-    co_return d.response != nullptr;
-}
-
 // Answers a request that could not be read (413, 431, 400) or just lets the connection go.
 template <class Proto>
 asio::awaitable<void> answer_read_error(State& st, Session<Proto>& s, const error_code& ec) {
@@ -522,12 +516,8 @@ asio::awaitable<bool> serve_one(State& st, Session<Proto>& s, beast::flat_buffer
         co_return false;
     }
     bool keep_alive = parser.get().keep_alive() && !st.stopped;
-    ServerResponse res = call_handler(st, req);
-    if (auto deferred = res.deferred) {
-        bool ready = co_await await_deferred(s, *deferred);
-        if (!ready) co_return false;
-        res = std::move(*deferred->response);
-    }
+    ServerResponse res = co_await call_handler(st, req);
+    if (s.closed) co_return false;  // the server stopped while the handler waited
     if (res.event_stream) {
         co_await run_event_stream(st, s, res, version);
         co_return false;
@@ -571,7 +561,7 @@ asio::awaitable<void> run_session(std::shared_ptr<State> st, std::shared_ptr<Ses
 
 template <class Socket>
 void refuse(Socket& sock) {
-    static const std::string body = R"({"error":"too many connections","code":"unavailable"})";
+    static const std::string body = error_body("unavailable", "too many connections");
     static const std::string answer = "HTTP/1.1 503 Service Unavailable\r\n"
                                       "content-type: application/json\r\ncontent-length: " +
                                       std::to_string(body.size()) +
@@ -669,29 +659,14 @@ Status apply_owner(const std::string& path, unsigned mode, const std::string& gr
     return ok_status();
 }
 
+// The same parser as the config check (core/listen_address), so what --check-config accepts binds.
 Result<TcpProto::endpoint> parse_host_port(const std::string& host_port) {
-    std::string host;
-    std::string port;
-    if (!host_port.empty() && host_port.front() == '[') {
-        auto close = host_port.find("]:");
-        if (close == std::string::npos) return Error{"invalid_listen", "bad address " + host_port};
-        host = host_port.substr(1, close - 1);
-        port = host_port.substr(close + 2);
-    } else {
-        auto colon = host_port.rfind(':');
-        if (colon == std::string::npos) {
-            return Error{"invalid_listen", "missing port: " + host_port};
-        }
-        host = host_port.substr(0, colon);
-        port = host_port.substr(colon + 1);
-    }
+    auto parsed = parse_listen_address(host_port, PortZero::allowed);
+    if (!parsed) return Error{parsed.error().code, host_port + ": " + parsed.error().message};
     error_code ec;
-    auto address = asio::ip::make_address(host, ec);
-    auto number = parse_u64(port);
-    if (ec || !number || *number > 65535) {
-        return Error{"invalid_listen", "bad address " + host_port + " (want ip:port)"};
-    }
-    return TcpProto::endpoint(address, static_cast<std::uint16_t>(*number));
+    auto address = asio::ip::make_address(parsed->host, ec);
+    if (ec) return Error{"invalid_listen", "bad address " + host_port + " (want ip:port)"};
+    return TcpProto::endpoint(address, parsed->port);
 }
 
 // ---- The server ----------------------------------------------------------------------------
@@ -821,6 +796,13 @@ std::string ServerRequest::query_param(std::string_view name) const {
         }
     }
     return {};
+}
+
+Handler sync_handler(std::function<ServerResponse(const ServerRequest&)> f) {
+    auto shared = std::make_shared<const std::function<ServerResponse(const ServerRequest&)>>(
+        std::move(f));
+    // Not a coroutine itself: run_sync's frame holds its own copy of `shared`.
+    return [shared](const ServerRequest& req) { return run_sync(shared, req); };
 }
 
 std::unique_ptr<ControlServer> ControlServer::create(boost::asio::io_context& io,

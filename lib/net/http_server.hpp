@@ -1,6 +1,7 @@
 // The control server: HTTP/1.1 over the Unix control socket and the optional TCP listener, the
-// same routes on both. Handlers are plain functions of ServerRequest -> ServerResponse; this file
-// keeps Beast out of everything that is not lib/net.
+// same routes on both. A handler is a coroutine of ServerRequest -> ServerResponse, so it can wait
+// (a group commit) without holding up the loop. Asio's awaitable is only named here (declared,
+// not included): this file keeps Beast and Asio out of everything that is not lib/net.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -13,7 +14,10 @@
 
 namespace boost::asio {
 class io_context;
-}
+class any_io_executor;
+template <typename T, typename Executor>
+class awaitable;
+}  // namespace boost::asio
 
 namespace genq::net {
 
@@ -30,7 +34,8 @@ struct ServerRequest {
     std::string_view header(std::string_view name) const { return find_header(headers, name); }
 };
 
-struct DeferredResponse;
+template <class T>
+using Awaitable = boost::asio::awaitable<T, boost::asio::any_io_executor>;
 
 struct ServerResponse {
     int status = 200;
@@ -42,21 +47,12 @@ struct ServerResponse {
     std::string file_path;
     // When true the connection becomes a Server-Sent Events stream fed by ControlServer::publish.
     bool event_stream = false;
-    // When set, the real response comes later through DeferredResponse::complete (group commit);
-    // the connection waits for it without holding up the loop.
-    std::shared_ptr<DeferredResponse> deferred;
 };
 
-struct DeferredResponse {
-    void complete(ServerResponse r) {
-        response = std::make_unique<ServerResponse>(std::move(r));
-        if (on_ready) on_ready();
-    }
-    std::unique_ptr<ServerResponse> response;
-    std::function<void()> on_ready;  // set by the server while a connection waits
-};
-
-using Handler = std::function<ServerResponse(const ServerRequest&)>;
+// The request stays alive (and unchanged) until the returned coroutine has finished.
+using Handler = std::function<Awaitable<ServerResponse>(const ServerRequest&)>;
+// A handler that never waits, as a Handler (tests, simple servers).
+Handler sync_handler(std::function<ServerResponse(const ServerRequest&)> f);
 
 struct ServerOptions {
     std::size_t max_header_bytes = 16 * 1024;

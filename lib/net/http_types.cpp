@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include <nlohmann/json.hpp>
+
 namespace genq::net {
 
 namespace {
@@ -15,6 +17,11 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
+
+std::string error_body(std::string_view code, std::string_view message) {
+    nlohmann::json body = {{"error", message}, {"code", code}};
+    return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 std::string_view find_header(const Headers& h, std::string_view name) {
     for (const auto& [k, v] : h) {

@@ -11,6 +11,10 @@ namespace genq::net {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;  // names in lower case
 
+// {"error": message, "code": code}: the one error body of genqd's HTTP answers, written here for
+// the server's own refusals and by api/wire for the handlers'. Invalid UTF-8 is replaced.
+std::string error_body(std::string_view code, std::string_view message);
+
 // Case-insensitive lookup; empty when absent.
 std::string_view find_header(const Headers& h, std::string_view name);
 

@@ -14,27 +14,16 @@
 #include "core/clock.hpp"
 #include "core/job.hpp"
 #include "core/result.hpp"
+#include "ports/job_reader.hpp"
 #include "store/durability.hpp"
 
 namespace genq::store {
 
-struct JobEvent {
-    std::int64_t seq = 0;
-    std::string job_id;
-    std::int64_t at = 0;
-    std::string from_state;  // "" for creation
-    std::string to_state;
-    std::string detail;
-};
+// The read side is the control API's port; the store names its types too.
+using ports::JobEvent;
+using ports::JobQuery;
 
-struct JobQuery {
-    std::vector<JobState> states;  // empty = all
-    std::string kind;              // "" = all
-    int limit = 50;
-    std::string before;  // cursor: ids strictly older (smaller) than this
-};
-
-class QueueStore {
+class QueueStore : public ports::JobReader {
 public:
     virtual ~QueueStore() = default;
 
@@ -55,14 +44,8 @@ public:
                             std::int64_t at_ms) = 0;
     // Mutable fields without a state change or event (polls, the last poll, a reserved output).
     virtual void save_progress(const Job& job, Durability d) = 0;
+    // (get, ids_with_prefix, list, events, events_since, counts_by_state: ports::JobReader.)
 
-    virtual std::optional<Job> get(std::string_view id) = 0;
-    // Ids starting with `prefix` (case-insensitive), at most `limit`.
-    virtual std::vector<std::string> ids_with_prefix(std::string_view prefix, int limit) = 0;
-    virtual std::vector<Job> list(const JobQuery& q) = 0;
-    virtual std::vector<JobEvent> events(std::string_view id) = 0;
-    virtual std::vector<JobEvent> events_since(std::int64_t seq, int limit) = 0;
-    virtual std::map<std::string, std::int64_t> counts_by_state() = 0;
 
     // Queued jobs ready at `now_s`, best first (priority, then FIFO), at most `limit`.
     virtual std::vector<Job> next_queued(TimePoint now_s, int limit) = 0;

@@ -108,11 +108,11 @@ std::optional<Place> parse_place(std::string_view s) {
     return std::nullopt;
 }
 
-Place place_for(sched::JobState s) {
+Place place_for(JobState s) {
     switch (s) {
-    case sched::JobState::succeeded: return Place::done;
-    case sched::JobState::failed:
-    case sched::JobState::canceled: return Place::failed;
+    case JobState::succeeded: return Place::done;
+    case JobState::failed:
+    case JobState::canceled: return Place::failed;
     default: return Place::processing;
     }
 }
@@ -136,18 +136,18 @@ std::string refusal_text(std::string_view name, const Error& why) {
 }
 
 std::string duplicate_text(std::string_view name, std::string_view job_id,
-                           sched::JobState job_state) {
+                           JobState job_state) {
     return std::string(name) +
            " was not queued: a file with this name and exactly this content was already "
            "turned into job " +
-           std::string(job_id) + " (now " + std::string(sched::to_string(job_state)) +
+           std::string(job_id) + " (now " + std::string(to_string(job_state)) +
            ").\n\nTo run it again, use `genqctl retry " + std::string(job_id) +
            "`, or rename the file.\n";
 }
 
-std::string job_failure_text(std::string_view name, const store::Job& job) {
+std::string job_failure_text(std::string_view name, const Job& job) {
     std::string out = std::string(name) + ": job " + job.id + " ";
-    if (job.state == sched::JobState::canceled)
+    if (job.state == JobState::canceled)
         return out + "was canceled before it finished.\n";
     out += "failed.\n\nReason: " + (job.error_message.empty() ? "unknown" : job.error_message) +
            "\n";

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/result.hpp"
-#include "sched/job_state.hpp"
+#include "core/job_state.hpp"
 #include "store/job.hpp"
 
 namespace genq::watch {
@@ -40,7 +40,7 @@ enum class Place { processing, done, failed, gone };
 std::string_view to_string(Place p);
 std::optional<Place> parse_place(std::string_view s);
 // succeeded -> done, failed and canceled -> failed, anything still active -> processing.
-Place place_for(sched::JobState s);
+Place place_for(JobState s);
 
 // A file in the inbox whose name and content were seen before. `resume`: genq stopped between
 // recording it and moving it, so this is the same drop and finishes moving; `duplicate`: the
@@ -55,8 +55,8 @@ bool is_input_refusal(std::string_view error_code);
 // The text of <file>.error.txt, in plain words.
 std::string refusal_text(std::string_view name, const Error& why);
 std::string duplicate_text(std::string_view name, std::string_view job_id,
-                           sched::JobState job_state);
+                           JobState job_state);
 // For a failed or canceled job; names the provider's error when the provider answered.
-std::string job_failure_text(std::string_view name, const store::Job& job);
+std::string job_failure_text(std::string_view name, const Job& job);
 
 }  // namespace genq::watch

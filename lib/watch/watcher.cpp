@@ -18,7 +18,7 @@
 #include <set>
 #include <spdlog/spdlog.h>
 
-#include "app/intake.hpp"
+#include "ports/intake.hpp"
 #include "core/clock.hpp"
 #include "core/files.hpp"
 #include "store/database.hpp"
@@ -108,13 +108,13 @@ struct Item {
 
 struct Watcher::Impl {
     Impl(asio::io_context& io_, store::Database& db_, store::QueueStore& jobs_,
-         app::Intake& intake_)
+         ports::Intake& intake_)
         : io(io_), db(db_), jobs(jobs_), intake(intake_), files(db_), inotify(io_) {}
 
     asio::io_context& io;
     store::Database& db;
     store::QueueStore& jobs;
-    app::Intake& intake;
+    ports::Intake& intake;
     WatchStore files;
     asio::posix::stream_descriptor inotify;
     alignas(inotify_event) std::array<char, 64 * 1024> buf{};
@@ -297,10 +297,10 @@ struct Watcher::Impl {
     void submit(std::vector<Item>& items) {
         if (items.empty()) return;
         claim(items);
-        std::vector<app::SubmitRequest> reqs;
+        std::vector<ports::SubmitRequest> reqs;
         reqs.reserve(items.size());
         for (auto& it : items) {
-            app::SubmitRequest r;
+            ports::SubmitRequest r;
             r.kind = it.kind;
             r.params = std::move(it.params);
             r.image = std::move(it.bytes);
@@ -327,7 +327,7 @@ struct Watcher::Impl {
         tx.commit();
     }
 
-    void bind_jobs(std::vector<Item>& items, const std::vector<Result<store::Job>>& results) {
+    void bind_jobs(std::vector<Item>& items, const std::vector<Result<Job>>& results) {
         store::Transaction tx(db, store::Durability::relaxed);
         for (std::size_t i = 0; i < items.size(); ++i) {
             if (results[i]) {
@@ -340,7 +340,7 @@ struct Watcher::Impl {
         tx.commit();
     }
 
-    void finish_item(Item& it, const Result<store::Job>& job) {
+    void finish_item(Item& it, const Result<Job>& job) {
         const std::string from = join(it.dir, it.name);
         if (!job) {
             Error why = job.error();
@@ -411,7 +411,7 @@ struct Watcher::Impl {
     }
 
     // Moves a recorded file from `from` to where its job's state says, and records it.
-    void place_file(WatchRecord rec, const std::string& from, const store::Job& job) {
+    void place_file(WatchRecord rec, const std::string& from, const Job& job) {
         Place target = place_for(job.state);
         std::string text = target == Place::failed ? job_failure_text(rec.name, job) : "";
         std::string first = target == Place::processing ? rec.stored : std::string();
@@ -429,7 +429,7 @@ struct Watcher::Impl {
         tx.commit();
     }
 
-    void relocate(WatchRecord rec, const store::Job& job) {
+    void relocate(WatchRecord rec, const Job& job) {
         const std::string src = sub(rec.dir, rec.place);
         const std::string from = join(src, rec.stored);
         if (!exists(from)) {
@@ -544,14 +544,14 @@ struct Watcher::Impl {
 };
 
 Watcher::Watcher(asio::io_context& io, store::Database& db, store::QueueStore& jobs,
-                 app::Intake& intake)
+                 ports::Intake& intake)
     : impl_(std::make_unique<Impl>(io, db, jobs, intake)) {}
 
 Watcher::~Watcher() = default;
 
 void Watcher::configure(const std::vector<WatchConfig>& watches) { impl_->configure(watches); }
 
-void Watcher::on_transition(const store::Job& job, store::JobState from) {
+void Watcher::on_transition(const Job& job, JobState from) {
     if (job.source != "watch") return;
     Place target = place_for(job.state);
     if (target == place_for(from)) return;  // queued -> submitting -> running: nothing to move

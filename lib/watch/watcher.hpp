@@ -13,7 +13,7 @@
 namespace boost::asio {
 class io_context;
 }
-namespace genq::app {
+namespace genq::ports {
 class Intake;
 }
 namespace genq::store {
@@ -26,7 +26,7 @@ namespace genq::watch {
 class Watcher {
 public:
     Watcher(boost::asio::io_context& io, store::Database& db, store::QueueStore& jobs,
-            app::Intake& intake);
+            ports::Intake& intake);
     ~Watcher();
     Watcher(const Watcher&) = delete;
     Watcher& operator=(const Watcher&) = delete;
@@ -39,7 +39,7 @@ public:
 
     // For Engine::add_listener: moves a watched job's file to done/ or failed/ when the job
     // ends, and back to processing/ when a failed job is retried.
-    void on_transition(const store::Job& job, store::JobState from);
+    void on_transition(const Job& job, JobState from);
 
     void stop();
     std::size_t active_watches() const;

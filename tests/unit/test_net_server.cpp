@@ -44,7 +44,7 @@ ServerResponse json_response(int status, json body) {
 
 // Routes used by the tests; `dir` holds the files served by /file.
 Handler test_handler(const std::string& dir) {
-    return [dir](const ServerRequest& req) -> ServerResponse {
+    return sync_handler([dir](const ServerRequest& req) -> ServerResponse {
         if (req.path == "/hello") {
             return json_response(200, {{"path", req.path},
                                        {"name", req.query_param("name")},
@@ -73,7 +73,7 @@ Handler test_handler(const std::string& dir) {
             throw std::runtime_error("boom");
         }
         return json_response(404, {{"error", "no route"}, {"code", "not_found"}});
-    };
+    });
 }
 
 // A server on its own io thread. Calls into the server go through on_io().

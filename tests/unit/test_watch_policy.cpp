@@ -11,7 +11,7 @@
 
 using namespace genq;
 using namespace genq::watch;
-using sched::JobState;
+using genq::JobState;
 
 TEST_SUITE("watch.policy") {
     TEST_CASE("image names of every supported extension are candidates, in any case") {

@@ -1,0 +1,68 @@
+#include "api/status_render.hpp"
+
+#include <fmt/format.h>
+
+namespace genq::api {
+namespace {
+
+using Counters = ports::ProviderCounters;
+
+void render_requests(const Counters& c, std::string& out) {
+    out += "# HELP genq_provider_requests_total Requests sent to the provider.\n";
+    out += "# TYPE genq_provider_requests_total counter\n";
+    for (const auto& [key, by_class] : c.requests)
+        for (const auto& [cls, n] : by_class)
+            out += fmt::format("genq_provider_requests_total{{key=\"{}\",class=\"{}\"}} {}\n", key,
+                               cls, n);
+    out += "# HELP genq_provider_rate_limited_total 429 answers.\n";
+    out += "# TYPE genq_provider_rate_limited_total counter\n";
+    for (const auto& [key, n] : c.rate_limited)
+        out += fmt::format("genq_provider_rate_limited_total{{key=\"{}\"}} {}\n", key, n);
+    out += "# HELP genq_key_lockouts_total Lock-outs started after a 429.\n";
+    out += "# TYPE genq_key_lockouts_total counter\n";
+    for (const auto& [key, n] : c.lockouts)
+        out += fmt::format("genq_key_lockouts_total{{key=\"{}\"}} {}\n", key, n);
+    out += "# HELP genq_polls_total Result polls sent.\n# TYPE genq_polls_total counter\n";
+    out += fmt::format("genq_polls_total {}\n", c.polls);
+    out += "# HELP genq_downloaded_bytes_total Result bytes received.\n";
+    out += "# TYPE genq_downloaded_bytes_total counter\n";
+    out += fmt::format("genq_downloaded_bytes_total {}\n", c.bytes_downloaded);
+}
+
+void render_latency(const Counters& c, std::string& out) {
+    out += "# HELP genq_request_duration_seconds Provider request latency.\n";
+    out += "# TYPE genq_request_duration_seconds histogram\n";
+    for (std::size_t i = 0; i < Counters::kBuckets.size(); ++i)
+        out += fmt::format("genq_request_duration_seconds_bucket{{le=\"{}\"}} {}\n",
+                           Counters::kBuckets[i], c.latency_buckets[i]);
+    out += fmt::format("genq_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\n", c.latency_count);
+    out += fmt::format("genq_request_duration_seconds_sum {}\n", c.latency_sum);
+    out += fmt::format("genq_request_duration_seconds_count {}\n", c.latency_count);
+}
+
+void render_live(const ports::StatusView& s, std::string& out) {
+    out += "# HELP genq_jobs Jobs by state.\n# TYPE genq_jobs gauge\n";
+    for (const auto& [state, n] : s.counts)
+        out += fmt::format("genq_jobs{{state=\"{}\"}} {}\n", state, n);
+    out += "# HELP genq_key_requests_in_window Requests of the key in the current window.\n";
+    out += "# TYPE genq_key_requests_in_window gauge\n";
+    for (const auto& k : s.keys)
+        out += fmt::format("genq_key_requests_in_window{{key=\"{}\"}} {}\n", k.name,
+                           k.requests_in_window);
+    out += "# HELP genq_key_in_flight Remote generations under way per key.\n";
+    out += "# TYPE genq_key_in_flight gauge\n";
+    for (const auto& k : s.keys)
+        out += fmt::format("genq_key_in_flight{{key=\"{}\"}} {}\n", k.name, k.in_flight);
+}
+
+}  // namespace
+
+std::string render_metrics(const ports::StatusView& status, const ports::ProviderCounters& c) {
+    std::string out;
+    render_requests(c, out);
+    render_latency(c, out);
+    render_live(status, out);
+    return out;
+}
+
+}  // namespace genq::api

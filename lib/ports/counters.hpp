@@ -1,0 +1,26 @@
+// The provider traffic counters /metrics shows (SPEC §9), as plain data: the engine counts, the
+// control API renders (api/status_render).
+#pragma once
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace genq::ports {
+
+struct ProviderCounters {
+    // requests[key]["2xx"|"4xx"|"5xx"|"error"]
+    std::map<std::string, std::map<std::string, std::uint64_t>> requests;
+    std::map<std::string, std::uint64_t> rate_limited;  // 429s per key
+    std::map<std::string, std::uint64_t> lockouts;      // lock-outs started per key
+    std::uint64_t polls = 0;
+    std::uint64_t bytes_downloaded = 0;
+    std::uint64_t transitions = 0;
+    // Request latency histogram (seconds).
+    static constexpr std::array<double, 10> kBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+    std::array<std::uint64_t, kBuckets.size()> latency_buckets{};
+    std::uint64_t latency_count = 0;
+    double latency_sum = 0;
+};
+
+}  // namespace genq::ports
