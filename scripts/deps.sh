@@ -8,6 +8,7 @@ GENQ_PACKAGES=(
   libboost1.81-dev libboost-url1.81-dev libssl-dev libsqlite3-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev doctest-dev libcli11-dev libsystemd-dev libtomlplusplus-dev
   python3 python3-requests openssl curl systemd dpkg-dev file procps strace
+  systemd-container debootstrap wget
 )
 
 missing=()
