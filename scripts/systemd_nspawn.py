@@ -132,8 +132,9 @@ class Container:
 
 
 class Checks:
-    def __init__(self):
+    def __init__(self, diagnose=None):
         self.results = []
+        self.diagnose = diagnose  # printed after a failure: what the journal said
 
     def run(self, name, fn):
         t0 = time.monotonic()
@@ -144,6 +145,8 @@ class Checks:
         except (Failed, AssertionError, subprocess.TimeoutExpired, OSError, ValueError) as e:
             self.results.append((name, False))
             print("FAIL  %-34s %s (after %.1f s)" % (name, e, time.monotonic() - t0), flush=True)
+            if self.diagnose:
+                print(self.diagnose(), flush=True)
 
     def failed(self):
         return [n for n, ok in self.results if not ok]
@@ -160,7 +163,9 @@ class Session:
 
     # ---- helpers ---------------------------------------------------------------------------
     def ctl(self, *args, timeout=60, check=True):
-        return self.c.run("genqctl", *args, timeout=timeout, check=check)
+        # the socket as README.md's "Use it" names it (root has no $RUNTIME_DIRECTORY)
+        return self.c.run("genqctl", "--socket", "/run/genq/genq.sock", *args, timeout=timeout,
+                          check=check)
 
     def submit(self, count, prefix):
         paths = []
@@ -222,22 +227,39 @@ class Session:
             uid, st.get("Seccomp_filters", "?"), zero)
 
     def sandbox_writes(self):
-        # Enter genqd's own mount namespace (ProtectSystem=strict, PrivateTmp=...) and write as
-        # root there: the read-only bind mounts refuse even root; its directories accept.
+        """Writes from inside genqd's own mount namespace (ProtectSystem=strict, ProtectHome=,
+        PrivateTmp=): refused with EROFS even where the same user may write outside it."""
         pid = self.c.main_pid()
+        uid = self.c.run("id", "-u", "genq").stdout.strip()
+        gid = self.c.run("id", "-g", "genq").stdout.strip()
+        # A directory outside genqd's own that the genq user owns: writable outside the unit.
+        self.c.run("install", "-d", "-o", "genq", "-g", "genq", "/var/genq-probe")
+        as_genq = ["-S", uid, "-G", gid]
+
+        def write(path, inside, user):
+            ns = ["nsenter", "-t", str(pid), "-m"] if inside else ["nsenter", "-t", "1", "-m"]
+            r = self.c.run(*(ns + (as_genq if user == "genq" else []) +
+                             ["--", "sh", "-c", "echo x > %s && rm %s" % (path, path)]),
+                           check=False)
+            return r.returncode == 0, r.stderr.strip().rsplit(":", 1)[-1].strip()
         refused = []
-        for path in ("/etc/genq/probe", "/usr/probe", "/var/probe", "/home/probe"):
-            r = self.c.run("nsenter", "-t", str(pid), "-m", "--", "sh", "-c",
-                           "echo x > %s" % path, check=False)
-            assert r.returncode != 0, "write to %s inside genqd's namespace succeeded" % path
-            reason = "read-only" if "Read-only" in r.stderr else r.stderr.strip().split(":")[-1]
-            refused.append("%s (%s)" % (path, reason.strip()))
+        for path, user in (("/var/genq-probe/x", "genq"), ("/var/probe", "root"),
+                           ("/usr/probe", "root"), ("/etc/probe", "root")):
+            ok_outside, why = write(path, False, user)
+            assert ok_outside, "%s cannot write %s even outside the unit: %s" % (user, path, why)
+            ok_inside, why = write(path, True, user)
+            assert not ok_inside, "%s wrote %s inside genqd's namespace" % (user, path)
+            assert "Read-only" in why, (path, why)
+            refused.append("%s as %s" % (path, user))
         for path in ("/var/lib/genq/probe", "/run/genq/probe"):
-            self.c.run("nsenter", "-t", str(pid), "-m", "--", "sh", "-c",
-                       "echo x > %s && rm %s" % (path, path))
-        # The same writes outside the namespace work: the refusals come from the unit.
-        self.c.run("sh", "-c", "echo x > /var/probe && rm /var/probe")
-        return "refused: %s; /var/lib/genq and /run/genq writable" % ", ".join(refused)
+            ok, why = write(path, True, "genq")
+            assert ok, "genqd's own %s not writable: %s" % (path, why)
+        home = self.c.run("nsenter", "-t", str(pid), "-m", "--", "ls", "-A", "/home", "/root",
+                          check=False)
+        assert home.returncode != 0 or home.stdout.split() == ["/home:", "/root:"], home.stdout
+        self.c.run("rm", "-r", "/var/genq-probe")
+        return "read-only inside, writable outside: %s; /var/lib/genq, /run/genq writable; " \
+               "/home, /root empty" % ", ".join(refused)
 
     def job_runs(self):
         t0 = time.monotonic()
@@ -292,8 +314,18 @@ class Session:
         assert n1 == n0 + 1, (n0, n1)
         exec_reload = self.c.show("genqd.service", "ExecReload")["ExecReload"]
         path = re.search(r"path=(\S+)", exec_reload).group(1)
+        # The check is not vacuous: the former ExecReload=/bin/kill fails on this minimal tree.
+        old = self.c.tree / "etc/systemd/system/genqd.service.d/old-reload.conf"
+        old.write_text("[Service]\nExecReload=\nExecReload=/bin/kill -HUP $MAINPID\n")
+        self.c.run("systemctl", "daemon-reload")
+        former = self.c.run("systemctl", "reload", "genqd.service", check=False)
+        old.unlink()
+        self.c.run("systemctl", "daemon-reload")
+        assert former.returncode != 0, "ExecReload=/bin/kill worked: procps is in the tree"
+        assert self.active()
         return "ExecReload=%s: limit 10 -> 7 in %.2f s; invalid file refused (rc %d), " \
-               "still active; SIGHUP 7 -> 10" % (path, took, bad.returncode)
+               "still active; SIGHUP 7 -> 10; the former /bin/kill fails here (rc %d)" % (
+                   path, took, bad.returncode, former.returncode)
 
     def journald(self):
         lines = self.genqd_lines()
@@ -365,7 +397,8 @@ class Session:
             took, s["TriggeredBy"])
 
     def nothing_lost(self):
-        listed = {j["id"]: j["state"] for j in json.loads(self.ctl("--json", "list", "--limit", "1000").stdout)["jobs"]}
+        jobs = json.loads(self.ctl("--json", "list", "--limit", "1000").stdout)["jobs"]
+        listed = {j["id"]: j["state"] for j in jobs}
         missing = [i for i in self.jobs if i not in listed]
         bad = {i: listed[i] for i in self.jobs if i in listed and listed[i] != "succeeded"}
         assert not missing and not bad, (missing, bad)
@@ -424,6 +457,9 @@ def main():
                 version, time.monotonic() - t0, state,
                 c.run("systemctl", "--version").stdout.split()[1]), flush=True)
             s = Session(c, api, work)
+            checks.diagnose = lambda: c.run("journalctl", "-u", "genqd.service", "-u",
+                                            "genqd.socket", "-n", "25", "--no-pager",
+                                            check=False).stdout
             checks.run("start: active after READY=1", s.start)
             checks.run("hardening in /proc/PID/status", s.hardening)
             checks.run("writes outside its directories", s.sandbox_writes)

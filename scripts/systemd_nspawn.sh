@@ -53,8 +53,18 @@ deb=$(ls "$work"/deb/genq_*.deb)
 
 # The base tree holds systemd and every package genq's .deb depends on, so that a run needs no
 # network: dpkg -i only. It is rebuilt when the .deb comes to depend on something it lacks.
-deps=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*)//' -e 's/ //g' |
-       grep -v '^$' | sort -u | paste -sd, -)
+real_package() {  # a virtual package (libspdlog1.10-fmt9) -> the package providing it
+  if dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed" ||
+     ! command -v apt-cache >/dev/null; then
+    echo "$1"
+  else
+    apt-cache showpkg "$1" | sed -n '/^Reverse Provides/{n;p;q}' | awk '{print $1}' | grep . ||
+      echo "$1"
+  fi
+}
+deps=$(for p in $(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*)//'); do
+         real_package "$p"
+       done | sort -u | paste -sd, -)
 include="systemd,systemd-sysv,dbus,$deps"
 base="$cache/base"
 marker="$base/.genq-nspawn-base"
@@ -72,7 +82,8 @@ if ! have_all; then
   echo "systemd_nspawn: debootstrap bookworm minbase into $base (a few minutes, once)"
   rm -rf --one-file-system "$base.tmp"
   debootstrap --variant=minbase --include="$include" bookworm "$base.tmp" "$mirror" \
-    >"$cache/debootstrap.log" 2>&1 || { tail -20 "$cache/debootstrap.log"; exit 1; }
+    >"$cache/debootstrap.log" 2>&1 ||
+    { tail -20 "$cache/debootstrap.log"; rm -rf --one-file-system "$base.tmp"; exit 1; }
   date -u +%FT%TZ >"$base.tmp/.genq-nspawn-base"
   rm -rf --one-file-system "$base"
   mv "$base.tmp" "$base"
