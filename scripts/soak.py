@@ -136,7 +136,7 @@ def main():
         t0 = time.monotonic()
         end = t0 + a.minutes * 60
         next_kill = t0 + a.kill_every if a.kill_every else None
-        print("soak: %.0f min, %.0f jobs/s offered, faults %s, SIGKILL every %s" % (
+        print("soak: %g min, %g jobs/s offered, faults %s, SIGKILL every %s" % (
             a.minutes, a.rate, "on" if a.faults else "off",
             "%.0f s" % a.kill_every if a.kill_every else "never"))
         print(" ".join(head.rjust(len(fmt % 0)) for _, head, fmt in COLUMNS), flush=True)
@@ -178,9 +178,10 @@ def main():
                 head, (fmt % values[0]).strip(), (fmt % warm[key]).strip(),
                 (fmt % values[-1]).strip(), (fmt % max(values)).strip()))
         if total_jobs:
-            per_job = (last["db"] + last["wal"]) * 2**20 / total_jobs
-            print("  database + WAL per finished job: %.0f bytes (no retention yet: grows with "
-                  "history)" % per_job)
+            per_job = (last["db"] - rows[0]["db"]) * 2**20 / total_jobs
+            out_per_job = (last["out"] - rows[0]["out"]) * 2**20 / total_jobs
+            print("  per finished job: database +%.0f bytes, output +%.0f bytes (history and "
+                  "results are kept: no retention yet)" % (per_job, out_per_job))
         (tmp / "soak.json").write_text(json.dumps(rows))
         print("  samples: %s" % (tmp / "soak.json" if a.keep else "(removed; --keep keeps them)"))
     if not a.keep:

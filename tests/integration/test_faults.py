@@ -158,6 +158,7 @@ def test_output_disk_full(tmp):
             while write_failures(d) < 2:  # a few more attempts
                 assert time.monotonic() < deadline, d.log()[-3000:]
                 time.sleep(0.1)
+            attempts = write_failures(d)
             jobs = [d.job(i) for i in ids]
             assert all(j["state"] == "running" for j in jobs), [(j["state"], j["error"])
                                                                for j in jobs]
