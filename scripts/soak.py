@@ -48,7 +48,15 @@ class Sampler:
         pid = self.d.proc.pid
         status = Path("/proc/%d/status" % pid).read_text()
         rss_kb = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmRSS:")))
-        fds = len(os.listdir("/proc/%d/fd" % pid))
+        kinds = {}
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue  # closed while listing
+            kind = target.split(":", 1)[0] if ":" in target else "file"
+            kinds[kind] = kinds.get(kind, 0) + 1
+        fds = sum(kinds.values())
         db = self.d.state / "genq.db"
         t = time.monotonic()
         s = self.d.get_json("/v1/status")
@@ -62,7 +70,8 @@ class Sampler:
                    out=dir_size(self.d.output) / 2**20,
                    lag=lag * 1000, submitted=submitted,
                    done=counts.get("succeeded", 0), failed=counts.get("failed", 0),
-                   active=sum(n for k, n in counts.items() if k not in FINAL), restarts=restarts)
+                   active=sum(n for k, n in counts.items() if k not in FINAL), restarts=restarts,
+                   fd_kinds=kinds)
         self.rows.append(row)
         return row
 
@@ -177,6 +186,7 @@ def main():
             print("  %-10s first %s  after warm-up %s  last %s  max %s" % (
                 head, (fmt % values[0]).strip(), (fmt % warm[key]).strip(),
                 (fmt % values[-1]).strip(), (fmt % max(values)).strip()))
+        print("  fds by kind: first %s, last %s" % (rows[0]["fd_kinds"], last["fd_kinds"]))
         if total_jobs:
             per_job = (last["db"] - rows[0]["db"]) * 2**20 / total_jobs
             out_per_job = (last["out"] - rows[0]["out"]) * 2**20 / total_jobs
