@@ -155,10 +155,9 @@ class Checks:
 class Session:
     """The checks, in an order where each leaves genqd running for the next."""
 
-    def __init__(self, c, api, work):
+    def __init__(self, c, api):
         self.c = c
         self.api = api
-        self.work = work
         self.jobs = []  # every job id submitted; all must end succeeded
 
     # ---- helpers ---------------------------------------------------------------------------
@@ -456,7 +455,7 @@ def main():
             print("      booted Debian %s to multi-user in %.1f s (%s), systemd %s" % (
                 version, time.monotonic() - t0, state,
                 c.run("systemctl", "--version").stdout.split()[1]), flush=True)
-            s = Session(c, api, work)
+            s = Session(c, api)
             checks.diagnose = lambda: c.run("journalctl", "-u", "genqd.service", "-u",
                                             "genqd.socket", "-n", "25", "--no-pager",
                                             check=False).stdout
