@@ -10,6 +10,11 @@ filter=${2:-}
 build=${GENQ_BUILD_DIR:-build}
 logs=${GENQ_LOADED_LOGS:-/tmp/genq-loaded}
 mkdir -p "$logs"
+# The tests' scratch directories live under $logs, not in the shared /tmp: on a machine where
+# other sessions clean up /tmp/genq-it-* a test must not lose its directory mid-run.
+export TMPDIR="$logs/tmp"
+rm -rf "$TMPDIR"
+mkdir -p "$TMPDIR"
 [ -x "$build/genqd" ] || { echo "loaded: build $build first (scripts/test.sh)"; exit 2; }
 
 # The competing load: one shell spinning on a core at the tests' own priority.
