@@ -12,6 +12,8 @@ GENQ_PACKAGES=(
   # The demo's videos (the stand-in encodes them; ffprobe checks them) and the browser test of the
   # web page (Debian's chromium, driven by playwright-core from npm: tests/web/).
   ffmpeg chromium nodejs
+  # A real systemd as PID 1 in the tests (scripts/systemd_nspawn.sh).
+  systemd-container debootstrap wget
 )
 # npm comes with nodejs from some sources (NodeSource); Debian packages it apart.
 command -v npm >/dev/null 2>&1 || GENQ_PACKAGES+=(npm)

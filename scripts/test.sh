@@ -4,6 +4,7 @@
 # core integration tests (GCC 12's coroutine miscompilations show up there).
 #   scripts/test.sh            everything
 #   GENQ_SKIP_ASAN=1 scripts/test.sh   the optimised build only
+#   GENQ_SKIP_NSPAWN=1 scripts/test.sh without the systemd-nspawn run (scripts/systemd_nspawn.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -19,6 +20,15 @@ echo "== tests ($build)"
 # Unit tests in parallel; integration tests one at a time (they measure timing on 2 cores).
 ctest --test-dir "$build" -L unit -j "$jobs" --output-on-failure
 ctest --test-dir "$build" -L integration --output-on-failure
+
+# genqd.service under a real systemd (a booted Debian 12 container); exit 77 = skipped, the
+# script says why in one line (not root, no tools, no Debian mirror for the first tree).
+if [ "${GENQ_SKIP_NSPAWN:-0}" != 1 ]; then
+  echo "== systemd as PID 1 (scripts/systemd_nspawn.sh)"
+  rc=0
+  GENQ_BUILD_DIR="$build" bash scripts/systemd_nspawn.sh || rc=$?
+  [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || exit "$rc"
+fi
 
 if [ "${GENQ_SKIP_ASAN:-0}" != 1 ]; then
   echo "== build (build-asan, address + undefined sanitizers)"

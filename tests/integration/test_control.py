@@ -311,8 +311,10 @@ def test_cancel_running_job(tmp):
         job = wait_state(d, jid, ("running",))
         polls_of = lambda: sum(1 for e in api.log_entries()  # noqa: E731
                                if e["path"].endswith("/result/" + job["remote_id"]))
-        time.sleep(0.6)
-        assert polls_of() >= 1
+        deadline = time.monotonic() + 20
+        while polls_of() < 1:
+            assert time.monotonic() < deadline, "the running job is never polled"
+            time.sleep(0.05)
         r = d.ctl("--json", "cancel", jid, check=0)
         assert json.loads(r.stdout)[0]["state"] == "canceled"
         before = polls_of()
