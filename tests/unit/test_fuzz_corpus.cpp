@@ -18,7 +18,7 @@ namespace {
 fs::path corpus_root() {
     if (const char* src = std::getenv("GENQ_SOURCE_DIR"); src && *src)
         return fs::path(src) / "tests" / "fuzz" / "corpus";
-    return fs::path(__FILE__).parent_path().parent_path() / "fuzz" / "corpus";
+    return fs::path(GENQ_TESTS_DIR) / "fuzz" / "corpus";
 }
 
 std::string slurp(const fs::path& p) {

@@ -43,7 +43,7 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 const std::string& cert_dir() {
     static const std::string dir = [] {
         std::string d = (fs::temp_directory_path() / "genq-net-certs").string();
-        auto script = fs::path(__FILE__).parent_path().parent_path() / "fakeapi" / "make_certs.sh";
+        auto script = fs::path(GENQ_TESTS_DIR) / "fakeapi" / "make_certs.sh";
         std::string cmd = "bash '" + script.string() + "' '" + d + "'";
         REQUIRE(std::system(cmd.c_str()) == 0);
         return d;
