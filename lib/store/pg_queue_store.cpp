@@ -170,6 +170,14 @@ TimePoint PgQueueStore::db_now() {
     return pg_real(r.rows.at(0).at(0));
 }
 
+PgQueueStore::Reservation PgQueueStore::reserve_send(std::string_view key, int limit,
+                                                     double window) {
+    auto r = c_->exec("SELECT genq_reserve_send($1, $2, $3)",
+                      {std::string(key), pg_param(std::int64_t{limit}), pg_param(window)});
+    double v = pg_real(r.rows.at(0).at(0));
+    return v > 0 ? Reservation{true, v} : Reservation{false, -v};
+}
+
 void PgQueueStore::heartbeat() {
     c_->exec(
         "INSERT INTO nodes (name, started_at_s, heartbeat_s) VALUES ($1, "

@@ -33,6 +33,16 @@ public:
     // The database's clock (seconds since the epoch): the one clock all nodes share.
     TimePoint db_now();
 
+    // The per-key limit exact across nodes: reserves one request of `key` if fewer than `limit`
+    // were reserved in the last `window` seconds and the key is not locked out, under the key's
+    // row lock, in one round trip, stamped with the database's clock. Not in QueueStore yet: the
+    // engine's limiter does not call it (see README "Running several nodes").
+    struct Reservation {
+        bool granted = false;
+        TimePoint at = 0;  // granted: the reserved time; else the earliest time to ask again
+    };
+    Reservation reserve_send(std::string_view key, int limit, double window);
+
     Result<std::string> put_input(std::string_view bytes, bool durable) override;
     Status sync_inputs() override;
     Result<std::string> read_input(const std::string& sha256) override;

@@ -85,3 +85,30 @@ CREATE TABLE nodes (
     started_at_s DOUBLE PRECISION NOT NULL,
     heartbeat_s  DOUBLE PRECISION NOT NULL
 );
+
+-- The per-key limiter, exact across nodes: one call before every request reserves a slot under
+-- the key's row lock, in the database's clock (node clocks differ). Returns the reserved time
+-- (> 0), or minus the earliest time worth asking again (a lock-out, or a full window).
+CREATE FUNCTION genq_reserve_send(k TEXT, lim INTEGER, win DOUBLE PRECISION)
+RETURNS DOUBLE PRECISION LANGUAGE plpgsql AS $$
+DECLARE
+    locked DOUBLE PRECISION;
+    t DOUBLE PRECISION;
+    n INTEGER;
+    oldest DOUBLE PRECISION;
+BEGIN
+    INSERT INTO key_status (name, status, locked_until_s, updated_at)
+        VALUES (k, 'active', 0, 0) ON CONFLICT (name) DO NOTHING;
+    SELECT locked_until_s INTO locked FROM key_status WHERE name = k FOR UPDATE;
+    -- Read after the lock: reservations of one key are ordered in time as they are in the lock.
+    t := extract(epoch FROM clock_timestamp());
+    IF locked > t THEN
+        RETURN -locked;
+    END IF;
+    SELECT count(*), min(at_s) INTO n, oldest FROM key_sends WHERE key_name = k AND at_s > t - win;
+    IF n >= lim THEN
+        RETURN -(oldest + win);
+    END IF;
+    INSERT INTO key_sends (key_name, at_s) VALUES (k, t);
+    RETURN t;
+END $$;

@@ -327,4 +327,43 @@ TEST_SUITE("store contract") {
         auto third = open_pg(url, "c");
         CHECK(third->in_state(JobState::running).empty());  // b is alive: taken once
     }
+
+    TEST_CASE("pg: reservations keep a key's window exact across three nodes; lock-outs hold") {
+        SKIP_WITHOUT_PG();
+        std::string url = fresh_pg_database();
+        const int limit = 5;
+        const double window = 0.5;
+        std::atomic<int> granted{0};
+        auto node = [&](int n) {
+            auto s = open_pg(url, "node" + std::to_string(n));
+            TimePoint end = s->db_now() + 1.6;
+            while (s->db_now() < end)
+                if (s->reserve_send("shared", limit, window).granted) granted++;
+        };
+        std::thread t0(node, 0), t1(node, 1), t2(node, 2);
+        t0.join();
+        t1.join();
+        t2.join();
+        auto s = open_pg(url, "check");
+        auto sends = s->sends_since("shared", 0);
+        CHECK(static_cast<int>(sends.size()) == granted.load());
+        // 1.6 s of 0.5 s windows: the budget is used (at least 3 windows' worth) ...
+        CHECK(granted.load() >= 3 * limit);
+        // ... and no window of 0.5 s, anywhere, holds more than `limit` reservations.
+        int worst = 0;
+        for (std::size_t i = 0; i < sends.size(); ++i) {
+            int n = 0;
+            for (std::size_t j = i; j < sends.size() && sends[j] < sends[i] + window; ++j) ++n;
+            worst = std::max(worst, n);
+        }
+        CHECK(worst <= limit);
+        MESSAGE("granted " << granted.load() << ", fullest window " << worst);
+
+        // A lock-out saved by one node refuses the key on every node until it ends.
+        TimePoint until = s->db_now() + 60;
+        s->save_lockout("other", until);
+        auto r = open_pg(url, "node9")->reserve_send("other", limit, window);
+        CHECK_FALSE(r.granted);
+        CHECK(r.at == doctest::Approx(until));
+    }
 }
