@@ -74,7 +74,7 @@ public:
     Daemon(ConfigLocation where, Environment env, Config config)
         : where_(std::move(where)), env_(std::move(env)), config_(std::move(config)),
           signals_(io_, SIGINT, SIGTERM, SIGHUP), watchdog_(io_), status_timer_(io_),
-          heartbeat_timer_(io_) {}
+          heartbeat_timer_(io_), recheck_timer_(io_) {}
 
     int run() {
         if (auto st = open_state(); !st) return fail(1, st.error().message);
@@ -86,6 +86,7 @@ public:
         start_watchdog();
         report_status();
         start_heartbeat();
+        recheck_shared_queue();
         ::sd_notify(0, "READY=1");
         spdlog::info("genqd {} ready: socket {}, state {}, {} key(s)", GENQ_VERSION,
                      config_.socket, config_.state_dir, config_.keys.size());
@@ -137,6 +138,17 @@ private:
 
     // This node's heartbeat row, a third of the lease apart; a failed write throws DbError and
     // stops the node (without its database a node sends nothing).
+    // Other nodes' new jobs, cancels and retries reach this node by looking again every second
+    // (one short query); LISTEN/NOTIFY wake-ups are not implemented yet.
+    void recheck_shared_queue() {
+        if (!pg_) return;
+        engine_->notify();
+        recheck_timer_.expires_after(std::chrono::seconds(1));
+        recheck_timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec) recheck_shared_queue();
+        });
+    }
+
     void start_heartbeat() {
         if (!pg_) return;
         pg_->heartbeat();
@@ -288,6 +300,7 @@ private:
         watchdog_.cancel();
         status_timer_.cancel();
         heartbeat_timer_.cancel();
+        recheck_timer_.cancel();
         engine_->stop(config_.stop_grace, [this] {
             client_->cancel_all();
             last_resort_.cancel();
@@ -341,6 +354,7 @@ private:
     asio::steady_timer watchdog_;
     asio::steady_timer status_timer_;
     asio::steady_timer heartbeat_timer_;
+    asio::steady_timer recheck_timer_;
     asio::steady_timer last_resort_{io_};
     std::chrono::microseconds watchdog_period_{0};
     int lock_fd_ = -1;
