@@ -1,4 +1,8 @@
 # Turns schema/NNNN_name.sql into a C++ table {version, name, sql} compiled into genq_core.
+# FUNC names the function returning it (default embedded_migrations; schema/pg: pg_migrations).
+if(NOT FUNC)
+  set(FUNC embedded_migrations)
+endif()
 file(GLOB files ${DIR}/*.sql)
 list(SORT files)
 set(body "")
@@ -9,5 +13,5 @@ foreach(f ${files})
   file(READ ${f} sql)
   string(APPEND body "    {${version}, \"${name}\", R\"genqsql(${sql})genqsql\"},\n")
 endforeach()
-file(WRITE ${OUT}.tmp "// Generated from schema/*.sql by cmake/embed_schema.cmake. Do not edit.\n#include \"store/migrations.hpp\"\nnamespace genq::store {\nconst std::vector<Migration>& embedded_migrations() {\n  static const std::vector<Migration> all = {\n${body}  };\n  return all;\n}\n}  // namespace genq::store\n")
+file(WRITE ${OUT}.tmp "// Generated from schema/*.sql by cmake/embed_schema.cmake. Do not edit.\n#include \"store/migrations.hpp\"\nnamespace genq::store {\nconst std::vector<Migration>& ${FUNC}() {\n  static const std::vector<Migration> all = {\n${body}  };\n  return all;\n}\n}  // namespace genq::store\n")
 file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

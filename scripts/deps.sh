@@ -7,13 +7,15 @@ GENQ_PACKAGES=(
   g++ cmake ninja-build pkgconf make
   libboost1.81-dev libboost-url1.81-dev libssl-dev libsqlite3-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev doctest-dev libcli11-dev libsystemd-dev libtomlplusplus-dev
-  libpng-dev libjpeg62-turbo-dev libwebp-dev
+  libpng-dev libjpeg62-turbo-dev libwebp-dev libpq-dev
   python3 python3-requests openssl curl systemd dpkg-dev file procps strace
   # The demo's videos (the stand-in encodes them; ffprobe checks them) and the browser test of the
   # web page (Debian's chromium, driven by playwright-core from npm: tests/web/).
   ffmpeg chromium nodejs
   # A real systemd as PID 1 in the tests (scripts/systemd_nspawn.sh).
   systemd-container debootstrap wget
+  # The shared store's tests start their own PostgreSQL 15 server (section 11).
+  postgresql
 )
 # npm comes with nodejs from some sources (NodeSource); Debian packages it apart.
 command -v npm >/dev/null 2>&1 || GENQ_PACKAGES+=(npm)

@@ -24,6 +24,8 @@
 #include "net/https_client.hpp"
 #include "core/clock.hpp"
 #include "store/database.hpp"
+#include "store/migrations.hpp"
+#include "store/pg_queue_store.hpp"
 #include "store/sqlite_queue_store.hpp"
 #include "watch/watcher.hpp"
 
@@ -71,7 +73,8 @@ class Daemon {
 public:
     Daemon(ConfigLocation where, Environment env, Config config)
         : where_(std::move(where)), env_(std::move(env)), config_(std::move(config)),
-          signals_(io_, SIGINT, SIGTERM, SIGHUP), watchdog_(io_), status_timer_(io_) {}
+          signals_(io_, SIGINT, SIGTERM, SIGHUP), watchdog_(io_), status_timer_(io_),
+          heartbeat_timer_(io_), recheck_timer_(io_) {}
 
     int run() {
         if (auto st = open_state(); !st) return fail(1, st.error().message);
@@ -82,6 +85,8 @@ public:
         wait_signals();
         start_watchdog();
         report_status();
+        start_heartbeat();
+        recheck_shared_queue();
         ::sd_notify(0, "READY=1");
         spdlog::info("genqd {} ready: socket {}, state {}, {} key(s)", GENQ_VERSION,
                      config_.socket, config_.state_dir, config_.keys.size());
@@ -103,10 +108,55 @@ private:
         auto lock = lock_state_dir(config_.state_dir);
         if (!lock) return lock.error();
         lock_fd_ = *lock;
+        if (config_.store.shared()) return open_shared_store();
         auto store = store::SqliteQueueStore::open(config_.state_dir);
         if (!store) return store.error();
+        watch_db_ = &(*store)->database();
         store_ = std::move(*store);
         return ok_status();
+    }
+
+    // The queue in PostgreSQL (SPEC §11); this node's watched folders keep their own table in
+    // <state_dir>/watch.db (they are the node's own, as its config is).
+    Status open_shared_store() {
+        auto password = load_store_password(config_.store);
+        if (!password) return password.error();
+        auto pg = store::PgQueueStore::open(
+            {config_.store.url, *password, config_.store.node, config_.store.lease});
+        if (!pg) return pg.error();
+        spdlog::info("shared store: PostgreSQL, node {}, schema version {}", config_.store.node,
+                     (*pg)->schema_version());
+        pg_ = pg->get();
+        store_ = std::move(*pg);
+        auto db = store::Database::open(config_.state_dir + "/watch.db");
+        if (!db) return db.error();
+        if (auto st = store::migrate(**db); !st) return st.error();
+        own_watch_db_ = std::move(*db);
+        watch_db_ = own_watch_db_.get();
+        return ok_status();
+    }
+
+    // This node's heartbeat row, a third of the lease apart; a failed write throws DbError and
+    // stops the node (without its database a node sends nothing).
+    // Other nodes' new jobs, cancels and retries reach this node by looking again every second
+    // (one short query); LISTEN/NOTIFY wake-ups are not implemented yet.
+    void recheck_shared_queue() {
+        if (!pg_) return;
+        engine_->notify();
+        recheck_timer_.expires_after(std::chrono::seconds(1));
+        recheck_timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec) recheck_shared_queue();
+        });
+    }
+
+    void start_heartbeat() {
+        if (!pg_) return;
+        pg_->heartbeat();
+        heartbeat_timer_.expires_after(std::chrono::milliseconds(
+            static_cast<std::int64_t>(config_.store.lease * 1000 / 3)));
+        heartbeat_timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec) start_heartbeat();
+        });
     }
 
     Status start_services(EngineSettings settings) {
@@ -142,7 +192,7 @@ private:
 
     // Watched folders share the loop; a folder that cannot be used is logged, never fatal.
     void start_watches() {
-        watcher_ = std::make_unique<watch::Watcher>(io_, store_->database(), *store_, *intake_);
+        watcher_ = std::make_unique<watch::Watcher>(io_, *watch_db_, *store_, *intake_);
         engine_->add_listener(
             [this](const Job& job, JobState from, const std::string&) {
                 watcher_->on_transition(job, from);
@@ -209,6 +259,7 @@ private:
         set_log_level(load.config.log_level);
         engine_->configure(std::move(*settings));
         load.config.state_dir = config_.state_dir;  // moving the database needs a restart
+        load.config.store = config_.store;          // so does changing the store
         config_ = std::move(load.config);
         api_->set_output_dir(config_.output_dir);
         watcher_->configure(config_.watches);
@@ -248,6 +299,8 @@ private:
         signals_.cancel();
         watchdog_.cancel();
         status_timer_.cancel();
+        heartbeat_timer_.cancel();
+        recheck_timer_.cancel();
         engine_->stop(config_.stop_grace, [this] {
             client_->cancel_all();
             last_resort_.cancel();
@@ -300,12 +353,17 @@ private:
     asio::signal_set signals_;
     asio::steady_timer watchdog_;
     asio::steady_timer status_timer_;
+    asio::steady_timer heartbeat_timer_;
+    asio::steady_timer recheck_timer_;
     asio::steady_timer last_resort_{io_};
     std::chrono::microseconds watchdog_period_{0};
     int lock_fd_ = -1;
     Metrics metrics_;
     bool stopping_ = false;
-    std::unique_ptr<store::SqliteQueueStore> store_;
+    std::unique_ptr<store::QueueStore> store_;
+    store::PgQueueStore* pg_ = nullptr;            // the shared store, when configured
+    std::unique_ptr<store::Database> own_watch_db_;  // the watch table beside a shared store
+    store::Database* watch_db_ = nullptr;
     std::unique_ptr<net::HttpsClient> client_;
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Intake> intake_;

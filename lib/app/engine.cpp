@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
 #include <set>
@@ -22,6 +23,7 @@
 #include "net/https_client.hpp"
 #include "provider/operation.hpp"
 #include "sched/job_machine.hpp"
+#include "store/database.hpp"
 #include "store/queue_store.hpp"
 
 namespace genq::app {
@@ -184,9 +186,28 @@ struct Engine::Impl {
         auto done = [this, id](std::exception_ptr e) {
             // The signal must outlive the completion that runs through its slot: drop it later.
             asio::post(io, [this, id] { signals.erase(id); });
-            task_ended(e);
+            if (e) answer_after_exception(id, e);
+            task_ended(nullptr);
         };
         asio::co_spawn(io, std::move(task), asio::bind_cancellation_slot(sig->slot(), done));
+    }
+
+    // An exception escaping a request is a bug (or a dead database, which ends the daemon): the
+    // machine still hears that the request ended, so its job is retried rather than stuck.
+    void answer_after_exception(RequestId id, std::exception_ptr e) {
+        std::string what = "unknown exception";
+        try {
+            std::rethrow_exception(e);
+        } catch (const store::DbError& err) {
+            spdlog::critical("database failure: {}; stopping", err.what());
+            std::_Exit(1);
+        } catch (const std::exception& err) {
+            what = err.what();
+        }
+        spdlog::error("internal error in a provider request: {}", what);
+        Reply failed;
+        failed.transport = Error{errc::io_error, "internal error: " + what};
+        answered(id, failed);
     }
 
     void task_ended(std::exception_ptr e) {
@@ -247,6 +268,9 @@ struct Engine::Impl {
     }
 
     asio::awaitable<void> submit(RequestId id, Job job, net::HttpRequest req) {
+        // A cancelled request ends with errc::canceled like any other failure, not with an
+        // exception at its next co_await.
+        co_await asio::this_coro::throw_if_cancelled(false);
         const auto* op = provider::find_operation(job.kind);
         std::string part = outputs.part_path(job.id);
         bool sync = op->mode == provider::Mode::sync;
@@ -257,6 +281,7 @@ struct Engine::Impl {
     }
 
     asio::awaitable<void> poll(RequestId id, std::string job_id) {
+        co_await asio::this_coro::throw_if_cancelled(false);
         const Job* job = machine.active_job(job_id);
         if (!job) co_return;
         Job snapshot = *job;

@@ -54,7 +54,8 @@ constexpr std::size_t kMaxSocketPath = 107;
 
 const Names kTopKeys = {"state_dir", "output_dir", "socket", "socket_mode", "socket_group",
                         "log_level", "log_format", "api",    "keys",        "limits",
-                        "retry",     "watch",      "budget", "http",        "stop_grace"};
+                        "retry",     "watch",      "budget", "http",        "stop_grace",
+                        "store"};
 const Names kApiKeys = {"base_url", "ca_file", "timeout", "client_id", "result_form"};
 const Names kResultForms = {"bytes", "json"};
 const Names kKeyKeys = {"name", "file", "env", "credential", "weight"};
@@ -66,6 +67,7 @@ const Names kRetryKeys = {"max_attempts", "base_delay", "max_delay"};
 const Names kWatchKeys = {"dir", "kind", "params"};
 const Names kBudgetKeys = {"daily_credits"};
 const Names kHttpKeys = {"listen", "token"};
+const Names kStoreKeys = {"url", "password_file", "node", "lease"};
 const Names kLogLevels = {"trace", "debug", "info", "warn", "error"};
 const Names kLogFormats = {"text", "json"};
 const Names kWatchKinds = {"video",   "video-v2alpha",    "upscale",
@@ -706,6 +708,28 @@ void parse_http(const Ctx& ctx, const toml::table& root, HttpConfig& h) {
     }
 }
 
+void parse_store(const Ctx& ctx, const toml::table& root, StoreConfig& st) {
+    const toml::table* t = sub_table(ctx, root, "store");
+    if (!t) return;
+    check_known(ctx, *t, "store", kStoreKeys);
+    if (auto url = get_string(ctx, *t, "store", "url")) {
+        if (auto problem = store_url_problem(*url))
+            ctx.add("store.url", *problem);
+        else
+            st.url = *url;
+    }
+    if (auto p = read_path(ctx, *t, "store", "password_file")) st.password_file = *p;
+    if (auto node = get_string(ctx, *t, "store", "node")) {
+        if (node->size() <= 64 && all_chars(*node, is_name_char))
+            st.node = *node;
+        else
+            ctx.add("store.node", "must be 1-64 letters, digits, '_', '.' or '-' (got " +
+                                      quote(*node) + ")");
+    }
+    read_number(ctx, *t, "store", "lease", {"a number of seconds", 1, false, kDay, "1 day"},
+                st.lease);
+}
+
 void parse_root(const Ctx& ctx, const toml::table& root, Config& c) {
     check_known(ctx, root, "", kTopKeys);
     parse_top_scalars(ctx, root, c);
@@ -716,6 +740,8 @@ void parse_root(const Ctx& ctx, const toml::table& root, Config& c) {
     parse_watches(ctx, root, c.watches);
     parse_budget(ctx, root, c.daily_credits);
     parse_http(ctx, root, c.http);
+    parse_store(ctx, root, c.store);
+    if (c.store.node.empty()) c.store.node = host_name();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -936,6 +962,12 @@ ConfigLoad load_config(const ConfigLocation& where, const Environment& env) {
     std::string why = err == EFBIG ? "larger than 1 MiB" : std::strerror(err);
     out.problems.insert(out.problems.begin(), ConfigProblem{where.path, "", "cannot read: " + why});
     return out;
+}
+
+Result<std::string> load_store_password(const StoreConfig& store) {
+    if (store.password_file.empty()) return std::string();
+    return secret_from_file("store.password_file: ", store.password_file,
+                            "file " + store.password_file);
 }
 
 Result<std::string> load_key_secret(const KeyConfig& key, const Environment& env) {

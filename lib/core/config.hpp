@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/result.hpp"
+#include "core/store_config.hpp"
 
 namespace genq {
 
@@ -73,6 +74,7 @@ struct Config {
     std::vector<WatchConfig> watches;
     double daily_credits = 0;
     HttpConfig http;
+    StoreConfig store;
 };
 
 // One problem found while loading, e.g. {"/etc/genq/genq.toml", "limits.window",
@@ -114,5 +116,7 @@ ConfigLoad parse_config(const std::string& toml_text, const std::string& file, c
 // "key \"main\": cannot read file /etc/genq/keys/main: No such file or directory".
 // Surrounding whitespace is trimmed; an empty secret is an error.
 Result<std::string> load_key_secret(const KeyConfig& key, const Environment& env);
+// The shared store's password from store.password_file ("" when none is configured).
+Result<std::string> load_store_password(const StoreConfig& store);
 
 }  // namespace genq

@@ -1,0 +1,143 @@
+#include "store/pg_connection.hpp"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <cstdio>
+
+#include "store/database.hpp"
+
+namespace genq::store {
+
+struct PgConnection::Impl {
+    PGconn* conn = nullptr;
+    ~Impl() {
+        if (conn) PQfinish(conn);
+    }
+};
+
+namespace {
+
+std::string trimmed_error(PGconn* c) {
+    std::string m = c ? PQerrorMessage(c) : "out of memory";
+    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+    return m;
+}
+
+struct ResultGuard {
+    PGresult* r;
+    ~ResultGuard() { PQclear(r); }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PgConnection>> PgConnection::open(const std::string& conninfo,
+                                                         const std::string& password) {
+    // expand_dbname = 1: "dbname" carries the whole URI or key=value string; a password given
+    // apart overrides nothing written there (the config refuses one in the URL).
+    const char* keys[] = {"dbname", password.empty() ? nullptr : "password", nullptr};
+    const char* values[] = {conninfo.c_str(), password.empty() ? nullptr : password.c_str(),
+                            nullptr};
+    auto impl = std::make_unique<Impl>();
+    impl->conn = PQconnectdbParams(keys, values, 1);
+    if (!impl->conn || PQstatus(impl->conn) != CONNECTION_OK)
+        return Error{"db_open", "cannot connect to PostgreSQL: " + trimmed_error(impl->conn)};
+    // Quiet NOTICEs ("relation already exists, skipping") stay out of genq's log.
+    PQsetNoticeProcessor(impl->conn, [](void*, const char*) {}, nullptr);
+    return std::unique_ptr<PgConnection>(new PgConnection(std::move(impl)));
+}
+
+PgConnection::PgConnection(std::unique_ptr<Impl> impl) : p_(std::move(impl)) {}
+PgConnection::~PgConnection() = default;
+
+bool PgConnection::ensure_connected() {
+    if (PQstatus(p_->conn) == CONNECTION_OK) return true;
+    PQreset(p_->conn);
+    return PQstatus(p_->conn) == CONNECTION_OK;
+}
+
+PgRows PgConnection::exec(std::string_view sql, const PgParams& params, int binary_param,
+                          bool binary_result) {
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    std::vector<int> formats;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        const auto& v = params[i];
+        values.push_back(v ? v->data() : nullptr);
+        lengths.push_back(v ? static_cast<int>(v->size()) : 0);
+        formats.push_back(static_cast<int>(i) == binary_param ? 1 : 0);
+    }
+    std::string text(sql);
+    ResultGuard r{PQexecParams(p_->conn, text.c_str(), static_cast<int>(params.size()), nullptr,
+                               values.data(), lengths.data(), formats.data(),
+                               binary_result ? 1 : 0)};
+    auto status = PQresultStatus(r.r);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+        throw DbError("PostgreSQL: " + trimmed_error(p_->conn));
+    PgRows out;
+    const char* tuples = PQcmdTuples(r.r);
+    if (tuples && *tuples) out.affected = std::stol(tuples);
+    int n = PQntuples(r.r), cols = PQnfields(r.r);
+    out.rows.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        std::vector<PgValue> row;
+        row.reserve(static_cast<std::size_t>(cols));
+        for (int c = 0; c < cols; ++c) {
+            if (PQgetisnull(r.r, i, c))
+                row.emplace_back(std::nullopt);
+            else
+                row.emplace_back(std::string(PQgetvalue(r.r, i, c),
+                                             static_cast<std::size_t>(PQgetlength(r.r, i, c))));
+        }
+        out.rows.push_back(std::move(row));
+    }
+    return out;
+}
+
+void PgConnection::exec_script(std::string_view sql) {
+    std::string text(sql);
+    ResultGuard r{PQexec(p_->conn, text.c_str())};
+    auto status = PQresultStatus(r.r);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+        throw DbError("PostgreSQL: " + trimmed_error(p_->conn));
+}
+
+PgTransaction::~PgTransaction() {
+    if (done_) return;
+    try {
+        c_.exec("ROLLBACK");
+    } catch (const DbError&) {
+        // The connection is gone: the server rolled back already.
+    }
+}
+
+void PgTransaction::commit() {
+    c_.exec("COMMIT");
+    done_ = true;
+}
+
+std::string pg_text(const PgValue& v) { return v ? *v : std::string(); }
+
+std::int64_t pg_int(const PgValue& v) {
+    if (!v) return 0;
+    std::int64_t out = 0;
+    std::from_chars(v->data(), v->data() + v->size(), out);
+    return out;
+}
+
+double pg_real(const PgValue& v) { return v ? std::strtod(v->c_str(), nullptr) : 0.0; }
+
+PgValue pg_param(std::int64_t v) { return std::to_string(v); }
+
+PgValue pg_param(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return std::string(buf);
+}
+
+PgValue pg_text_or_null(const std::string& s) {
+    if (s.empty()) return std::nullopt;
+    return s;
+}
+
+}  // namespace genq::store

@@ -1,0 +1,418 @@
+#include "store/pg_queue_store.hpp"
+
+#include <algorithm>
+
+#include "core/files.hpp"
+#include "store/database.hpp"
+#include "store/migrations.hpp"
+#include "store/pg_connection.hpp"
+
+namespace genq::store {
+
+const std::vector<Migration>& pg_migrations();  // generated: pg_schema_embed.cpp
+
+namespace {
+
+// Any constant shared by every genq node: the advisory lock that serialises migrations.
+constexpr std::int64_t kMigrationLock = 0x67656e71'00000001;  // "genq", 1
+
+constexpr std::string_view kColumns =
+    "id, kind, state, priority, params, input_name, input_sha256, input_width, input_height, "
+    "input_bytes, mask_sha256, requested_key, key_name, remote_id, attempts, polls, "
+    "not_before_s, wait_reason, created_at, updated_at, finished_at, output, finish_reason, seed, "
+    "error_code, error_message, source, uid, cost, last_poll_at";
+
+// The mutable columns, bound as $1..$18 by mutable_params().
+constexpr std::string_view kUpdateSet =
+    "priority=$1, params=$2, requested_key=$3, key_name=$4, remote_id=$5, attempts=$6, "
+    "polls=$7, not_before_s=$8, wait_reason=$9, updated_at=$10, finished_at=$11, output=$12, "
+    "finish_reason=$13, seed=$14, error_code=$15, error_message=$16, cost=$17, last_poll_at=$18";
+
+std::string select_sql(std::string_view tail) {
+    return "SELECT " + std::string(kColumns) + " FROM jobs " + std::string(tail);
+}
+
+PgValue opt_int(const std::optional<std::int64_t>& v) {
+    if (!v) return std::nullopt;
+    return pg_param(*v);
+}
+
+PgParams mutable_params(const Job& j) {
+    return {pg_param(std::int64_t{j.priority}), j.params.dump(),
+            pg_text_or_null(j.requested_key),   pg_text_or_null(j.key_name),
+            pg_text_or_null(j.remote_id),       pg_param(std::int64_t{j.attempts}),
+            pg_param(std::int64_t{j.polls}),    pg_param(j.not_before_s),
+            pg_text_or_null(j.wait_reason),     pg_param(j.updated_at),
+            opt_int(j.finished_at),             pg_text_or_null(j.output),
+            pg_text_or_null(j.finish_reason),   pg_text_or_null(j.seed),
+            pg_text_or_null(j.error_code),      pg_text_or_null(j.error_message),
+            pg_param(std::int64_t{j.cost}),     pg_param(j.last_poll_s)};
+}
+
+JobState state_of(const std::string& s) {
+    auto st = parse_job_state(s);
+    if (!st) throw DbError("unknown job state in database: " + s);
+    return *st;
+}
+
+Job read_row(const std::vector<PgValue>& r) {
+    Job j;
+    j.id = pg_text(r[0]);
+    j.kind = pg_text(r[1]);
+    j.state = state_of(pg_text(r[2]));
+    j.priority = static_cast<int>(pg_int(r[3]));
+    j.params = nlohmann::json::parse(pg_text(r[4]), nullptr, false);
+    j.input_name = pg_text(r[5]);
+    j.input_sha256 = pg_text(r[6]);
+    j.input_width = static_cast<int>(pg_int(r[7]));
+    j.input_height = static_cast<int>(pg_int(r[8]));
+    j.input_bytes = pg_int(r[9]);
+    j.mask_sha256 = pg_text(r[10]);
+    j.requested_key = pg_text(r[11]);
+    j.key_name = pg_text(r[12]);
+    j.remote_id = pg_text(r[13]);
+    j.attempts = static_cast<int>(pg_int(r[14]));
+    j.polls = static_cast<int>(pg_int(r[15]));
+    j.not_before_s = pg_real(r[16]);
+    j.wait_reason = pg_text(r[17]);
+    j.created_at = pg_int(r[18]);
+    j.updated_at = pg_int(r[19]);
+    if (r[20]) j.finished_at = pg_int(r[20]);
+    j.output = pg_text(r[21]);
+    j.finish_reason = pg_text(r[22]);
+    j.seed = pg_text(r[23]);
+    j.error_code = pg_text(r[24]);
+    j.error_message = pg_text(r[25]);
+    j.source = pg_text(r[26]);
+    if (r[27]) j.uid = pg_int(r[27]);
+    j.cost = static_cast<int>(pg_int(r[28]));
+    j.last_poll_s = pg_real(r[29]);
+    return j;
+}
+
+std::vector<Job> read_jobs(const PgRows& rows) {
+    std::vector<Job> out;
+    out.reserve(rows.rows.size());
+    for (const auto& r : rows.rows) out.push_back(read_row(r));
+    return out;
+}
+
+std::vector<JobEvent> read_events(const PgRows& rows) {
+    std::vector<JobEvent> out;
+    for (const auto& r : rows.rows)
+        out.push_back({pg_int(r[0]), pg_text(r[1]), pg_int(r[2]), pg_text(r[3]), pg_text(r[4]),
+                       pg_text(r[5])});
+    return out;
+}
+
+int current_version(PgConnection& c) {
+    auto r = c.exec("SELECT coalesce(max(version), 0) FROM schema_version");
+    return static_cast<int>(pg_int(r.rows.at(0).at(0)));
+}
+
+// Whichever node starts first migrates; the others block on the lock, then find nothing to do.
+Status migrate_pg(PgConnection& c) {
+    c.exec("SELECT pg_advisory_lock($1)", {pg_param(kMigrationLock)});
+    struct Unlock {
+        PgConnection& c;
+        ~Unlock() {
+            try {
+                c.exec("SELECT pg_advisory_unlock($1)", {pg_param(kMigrationLock)});
+            } catch (const DbError&) {
+                // A dropped connection released it.
+            }
+        }
+    } unlock{c};
+    c.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+           "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+    int current = current_version(c);
+    const auto& all = pg_migrations();
+    int newest = all.empty() ? 0 : all.back().version;
+    if (current > newest)
+        return Error{"db_too_new", "database schema version " + std::to_string(current) +
+                                       " is newer than this genq understands (" +
+                                       std::to_string(newest) + ")"};
+    for (const auto& m : all) {
+        if (m.version <= current) continue;
+        PgTransaction tx(c);
+        c.exec_script(m.sql);
+        c.exec("INSERT INTO schema_version (version) VALUES ($1)",
+               {pg_param(std::int64_t{m.version})});
+        tx.commit();
+    }
+    return ok_status();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PgQueueStore>> PgQueueStore::open(const PgStoreOptions& o) {
+    auto c = PgConnection::open(o.url, o.password);
+    if (!c) return c.error();
+    try {
+        if (auto st = migrate_pg(**c); !st) return st.error();
+    } catch (const DbError& e) {
+        return Error{"db_open", std::string("migrating the shared store: ") + e.what()};
+    }
+    auto store = std::unique_ptr<PgQueueStore>(new PgQueueStore(std::move(*c), o.node, o.lease));
+    store->heartbeat();
+    return store;
+}
+
+PgQueueStore::PgQueueStore(std::unique_ptr<PgConnection> c, std::string node, double lease)
+    : c_(std::move(c)), node_(std::move(node)), lease_(lease) {}
+PgQueueStore::~PgQueueStore() = default;
+
+const std::string& PgQueueStore::node() const { return node_; }
+int PgQueueStore::schema_version() { return current_version(*c_); }
+
+TimePoint PgQueueStore::db_now() {
+    auto r = c_->exec("SELECT extract(epoch FROM clock_timestamp())::float8");
+    return pg_real(r.rows.at(0).at(0));
+}
+
+PgQueueStore::Reservation PgQueueStore::reserve_send(std::string_view key, int limit,
+                                                     double window) {
+    auto r = c_->exec("SELECT genq_reserve_send($1, $2, $3)",
+                      {std::string(key), pg_param(std::int64_t{limit}), pg_param(window)});
+    double v = pg_real(r.rows.at(0).at(0));
+    return v > 0 ? Reservation{true, v} : Reservation{false, -v};
+}
+
+void PgQueueStore::heartbeat() {
+    c_->exec(
+        "INSERT INTO nodes (name, started_at_s, heartbeat_s) VALUES ($1, "
+        "extract(epoch FROM clock_timestamp()), extract(epoch FROM clock_timestamp())) "
+        "ON CONFLICT (name) DO UPDATE SET heartbeat_s = excluded.heartbeat_s",
+        {node_});
+}
+
+// ---- inputs ------------------------------------------------------------------------------------
+
+Result<std::string> PgQueueStore::put_input(std::string_view bytes, bool /*durable*/) {
+    // Every commit in PostgreSQL is durable (synchronous_commit on): nothing to defer.
+    std::string sha = sha256_hex(bytes);
+    c_->exec("INSERT INTO inputs (sha256, bytes) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING",
+             {sha, std::string(bytes)}, 1);
+    return sha;
+}
+
+Status PgQueueStore::sync_inputs() { return ok_status(); }
+
+Result<std::string> PgQueueStore::read_input(const std::string& sha256) {
+    auto r = c_->exec("SELECT bytes FROM inputs WHERE sha256 = $1", {sha256}, -1, true);
+    if (r.rows.empty() || !r.rows[0][0])
+        return Error{"io_error", "input " + sha256 + " is not in the shared store"};
+    return *r.rows[0][0];
+}
+
+// ---- jobs --------------------------------------------------------------------------------------
+
+void PgQueueStore::insert(const std::vector<Job>& jobs, std::string_view detail) {
+    // The job and its "created" event in one statement; many jobs in one transaction.
+    static const std::string sql =
+        "WITH j AS (INSERT INTO jobs (" + std::string(kColumns) +
+        ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,"
+        "$22,$23,$24,$25,$26,$27,$28,$29,$30) RETURNING id, state, created_at) "
+        "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
+        "SELECT id, created_at, NULL, state, $31 FROM j";
+    PgTransaction tx(*c_);
+    for (const auto& j : jobs) {
+        c_->exec(sql, {j.id,
+                       j.kind,
+                       std::string(to_string(j.state)),
+                       pg_param(std::int64_t{j.priority}),
+                       j.params.dump(),
+                       j.input_name,
+                       j.input_sha256,
+                       pg_param(std::int64_t{j.input_width}),
+                       pg_param(std::int64_t{j.input_height}),
+                       pg_param(j.input_bytes),
+                       pg_text_or_null(j.mask_sha256),
+                       pg_text_or_null(j.requested_key),
+                       pg_text_or_null(j.key_name),
+                       pg_text_or_null(j.remote_id),
+                       pg_param(std::int64_t{j.attempts}),
+                       pg_param(std::int64_t{j.polls}),
+                       pg_param(j.not_before_s),
+                       pg_text_or_null(j.wait_reason),
+                       pg_param(j.created_at),
+                       pg_param(j.updated_at),
+                       opt_int(j.finished_at),
+                       pg_text_or_null(j.output),
+                       pg_text_or_null(j.finish_reason),
+                       pg_text_or_null(j.seed),
+                       pg_text_or_null(j.error_code),
+                       pg_text_or_null(j.error_message),
+                       j.source,
+                       opt_int(j.uid),
+                       pg_param(std::int64_t{j.cost}),
+                       pg_param(j.last_poll_s),
+                       std::string(detail)});
+    }
+    tx.commit();
+}
+
+bool PgQueueStore::transition(Job& job, JobState to, std::string_view detail, Durability,
+                              std::int64_t at_ms) {
+    // Guarded by the stored state, with its event, in one statement (one round trip, atomic):
+    // of two nodes claiming the same queued job, exactly one gets a row back. A claim
+    // (submitting, running) records this node as the owner of the generation.
+    static const std::string sql =
+        "WITH u AS (UPDATE jobs SET " + std::string(kUpdateSet) +
+        ", state=$19, node = CASE WHEN $19 IN ('submitting','running') THEN $22 ELSE node END "
+        "WHERE id=$20 AND state=$21 RETURNING id) "
+        "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
+        "SELECT id, $10, $21, $19, $23 FROM u";
+    Job next = job;
+    next.updated_at = at_ms;
+    PgParams p = mutable_params(next);
+    p.push_back(std::string(to_string(to)));
+    p.push_back(job.id);
+    p.push_back(std::string(to_string(job.state)));
+    p.push_back(node_);
+    p.push_back(std::string(detail));
+    if (c_->exec(sql, p).affected != 1) return false;
+    job = std::move(next);
+    job.state = to;
+    return true;
+}
+
+void PgQueueStore::save_progress(const Job& job, Durability) {
+    static const std::string sql = "UPDATE jobs SET " + std::string(kUpdateSet) + " WHERE id=$19";
+    PgParams p = mutable_params(job);
+    p.push_back(job.id);
+    c_->exec(sql, p);
+}
+
+std::optional<Job> PgQueueStore::get(std::string_view id) {
+    auto r = c_->exec(select_sql("WHERE id=$1"), {std::string(id)});
+    if (r.rows.empty()) return std::nullopt;
+    return read_row(r.rows[0]);
+}
+
+std::vector<std::string> PgQueueStore::ids_with_prefix(std::string_view prefix, int limit) {
+    std::string lo;
+    for (char c : prefix) lo += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    auto r = c_->exec("SELECT id FROM jobs WHERE starts_with(id, $1) ORDER BY id LIMIT $2",
+                      {lo, pg_param(std::int64_t{limit})});
+    std::vector<std::string> out;
+    for (const auto& row : r.rows) out.push_back(pg_text(row[0]));
+    return out;
+}
+
+std::vector<Job> PgQueueStore::list(const JobQuery& q) {
+    std::string where = "WHERE ($1 = '' OR id < $1) AND ($2 = '' OR kind = $2)";
+    PgParams p = {q.before, q.kind, pg_param(std::int64_t{q.limit})};
+    if (!q.states.empty()) {
+        // States are fixed words, so the array literal needs no quoting.
+        std::string arr = "{";
+        for (std::size_t i = 0; i < q.states.size(); ++i)
+            arr += (i ? "," : "") + std::string(to_string(q.states[i]));
+        p.push_back(arr + "}");
+        where += " AND state = ANY($4::text[])";
+    }
+    return read_jobs(c_->exec(select_sql(where + " ORDER BY id DESC LIMIT $3"), p));
+}
+
+std::vector<JobEvent> PgQueueStore::events(std::string_view id) {
+    return read_events(c_->exec(
+        "SELECT seq, job_id, at, from_state, to_state, detail FROM job_events WHERE job_id=$1 "
+        "ORDER BY seq",
+        {std::string(id)}));
+}
+
+std::vector<JobEvent> PgQueueStore::events_since(std::int64_t seq, int limit) {
+    return read_events(c_->exec(
+        "SELECT seq, job_id, at, from_state, to_state, detail FROM job_events WHERE seq > $1 "
+        "ORDER BY seq LIMIT $2",
+        {pg_param(seq), pg_param(std::int64_t{limit})}));
+}
+
+std::map<std::string, std::int64_t> PgQueueStore::counts_by_state() {
+    std::map<std::string, std::int64_t> out;
+    for (auto s : {"queued", "submitting", "running", "succeeded", "failed", "canceled"}) out[s] = 0;
+    auto r = c_->exec("SELECT state, count(*) FROM jobs GROUP BY state");
+    for (const auto& row : r.rows) out[pg_text(row[0])] = pg_int(row[1]);
+    return out;
+}
+
+std::vector<Job> PgQueueStore::next_queued(TimePoint now_s, int limit) {
+    return read_jobs(c_->exec(
+        select_sql("WHERE state='queued' AND not_before_s <= $1 ORDER BY priority DESC, id "
+                   "LIMIT $2"),
+        {pg_param(now_s), pg_param(std::int64_t{limit})}));
+}
+
+TimePoint PgQueueStore::next_queued_wake(TimePoint now_s) {
+    auto r = c_->exec(
+        "SELECT min(not_before_s) FROM jobs WHERE state='queued' AND not_before_s > $1",
+        {pg_param(now_s)});
+    return r.rows.empty() ? 0 : pg_real(r.rows[0][0]);
+}
+
+std::vector<Job> PgQueueStore::in_state(JobState s) {
+    if (s != JobState::submitting && s != JobState::running)
+        return read_jobs(
+            c_->exec(select_sql("WHERE state=$1 ORDER BY id"), {std::string(to_string(s))}));
+    // Row locks serialise two nodes adopting the same orphan: the second re-checks the row
+    // after the first commits, finds a live owner and leaves it.
+    static const std::string sql =
+        "UPDATE jobs SET node=$2 WHERE state=$1 AND (node IS NULL OR node=$2 OR NOT EXISTS "
+        "(SELECT 1 FROM nodes n WHERE n.name = jobs.node AND "
+        "n.heartbeat_s >= extract(epoch FROM clock_timestamp()) - $3)) RETURNING " +
+        std::string(kColumns);
+    auto jobs = read_jobs(c_->exec(sql, {std::string(to_string(s)), node_, pg_param(lease_)}));
+    std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) { return a.id < b.id; });
+    return jobs;
+}
+
+bool PgQueueStore::output_reserved(std::string_view path, std::string_view except_job) {
+    auto r = c_->exec("SELECT 1 FROM jobs WHERE output=$1 AND id<>$2 LIMIT 1",
+                      {std::string(path), std::string(except_job)});
+    return !r.rows.empty();
+}
+
+std::map<std::string, std::int64_t> PgQueueStore::credits_by_key(std::int64_t since_ms) {
+    auto r = c_->exec(
+        "SELECT key_name, sum(cost) FROM jobs WHERE cost > 0 AND finished_at >= $1 "
+        "GROUP BY key_name",
+        {pg_param(since_ms)});
+    std::map<std::string, std::int64_t> out;
+    for (const auto& row : r.rows) out[pg_text(row[0])] = pg_int(row[1]);
+    return out;
+}
+
+// ---- the limiter's memory ----------------------------------------------------------------------
+
+void PgQueueStore::record_send(std::string_view key, TimePoint t) {
+    c_->exec("INSERT INTO key_sends (key_name, at_s) VALUES ($1, $2)",
+             {std::string(key), pg_param(t)});
+}
+
+std::vector<TimePoint> PgQueueStore::sends_since(std::string_view key, TimePoint from) {
+    auto r = c_->exec(
+        "SELECT at_s FROM key_sends WHERE key_name=$1 AND at_s>=$2 ORDER BY at_s",
+        {std::string(key), pg_param(from)});
+    std::vector<TimePoint> out;
+    for (const auto& row : r.rows) out.push_back(pg_real(row[0]));
+    return out;
+}
+
+void PgQueueStore::prune_sends(TimePoint before) {
+    c_->exec("DELETE FROM key_sends WHERE at_s < $1", {pg_param(before)});
+}
+
+void PgQueueStore::save_lockout(std::string_view key, TimePoint until) {
+    c_->exec(
+        "INSERT INTO key_status (name, status, locked_until_s, updated_at) VALUES ($1, 'active', "
+        "$2, $3) ON CONFLICT (name) DO UPDATE SET locked_until_s=excluded.locked_until_s, "
+        "updated_at=excluded.updated_at",
+        {std::string(key), pg_param(until), pg_param(static_cast<std::int64_t>(until * 1000))});
+}
+
+TimePoint PgQueueStore::lockout(std::string_view key) {
+    auto r = c_->exec("SELECT locked_until_s FROM key_status WHERE name=$1", {std::string(key)});
+    return r.rows.empty() ? 0 : pg_real(r.rows[0][0]);
+}
+
+}  // namespace genq::store

@@ -1,0 +1,369 @@
+// The storage interface's contract, run against both stores: the embedded SQLite one always, the
+// shared PostgreSQL one when tests/integration/test_pg_store.py points GENQ_TEST_PG_CONNINFO at
+// a server it started (otherwise those cases say they are skipped). Plus what only a shared
+// store has: two nodes claiming from one queue, each job once; the first node migrates.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "core/clock.hpp"
+#include "core/ids.hpp"
+#include "store/pg_connection.hpp"
+#include "store/pg_queue_store.hpp"
+#include "store/sqlite_queue_store.hpp"
+
+using namespace genq;
+using namespace genq::store;
+
+namespace {
+
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char tmpl[] = "/tmp/genq-contract-XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+Job make_job(const std::string& name, int priority = 0) {
+    Job j;
+    j.id = new_job_id(now_ms());
+    j.kind = "video";
+    j.priority = priority;
+    j.params = {{"cfg_scale", 1.8}};
+    j.input_name = name;
+    j.input_sha256 = std::string(64, 'a');
+    j.input_width = 1024;
+    j.input_height = 576;
+    j.input_bytes = 1000;
+    j.created_at = j.updated_at = now_ms();
+    return j;
+}
+
+// A fresh database per case on the test's server; "" when no server was given.
+std::string pg_conninfo() {
+    const char* c = std::getenv("GENQ_TEST_PG_CONNINFO");
+    return c ? c : "";
+}
+
+std::string fresh_pg_database() {
+    static int n = 0;
+    std::string name = "genq_t" + std::to_string(::getpid()) + "_" + std::to_string(++n);
+    auto admin = PgConnection::open(pg_conninfo() + " dbname=postgres", "");
+    if (!admin.ok()) FAIL(admin.error().message);
+    (*admin)->exec("CREATE DATABASE " + name);
+    return pg_conninfo() + " dbname=" + name;
+}
+
+std::unique_ptr<PgQueueStore> open_pg(const std::string& url, const std::string& node) {
+    auto s = PgQueueStore::open({url, "", node});
+    if (!s.ok()) FAIL(s.error().message);
+    return std::move(*s);
+}
+
+void check_jobs_and_history(QueueStore& s) {
+    Job j = make_job("cat.png");
+    j.uid = 1000;
+    s.insert({j}, "accepted");
+    auto got = s.get(j.id);
+    REQUIRE(got);
+    CHECK(got->params["cfg_scale"] == 1.8);
+    CHECK(got->state == JobState::queued);
+    CHECK(got->uid == 1000);
+    CHECK_FALSE(got->finished_at);
+
+    Job a = *got;
+    a.key_name = "main";
+    a.attempts = 1;
+    CHECK(s.transition(a, JobState::submitting, "attempt 1", Durability::full, now_ms()));
+    CHECK(a.state == JobState::submitting);
+    Job stale = *got;  // still believes it is queued: a concurrent change wins
+    CHECK_FALSE(s.transition(stale, JobState::canceled, "late", Durability::full, now_ms()));
+    a.remote_id = std::string(64, 'b');
+    CHECK(s.transition(a, JobState::running, "accepted", Durability::relaxed, now_ms()));
+    a.polls = 3;
+    a.last_poll_s = 1234.5;
+    s.save_progress(a, Durability::relaxed);
+    a.finished_at = now_ms();
+    a.cost = 20;
+    a.output = "/out/cat.mp4";
+    CHECK(s.transition(a, JobState::succeeded, "done", Durability::full, now_ms()));
+
+    auto events = s.events(j.id);
+    REQUIRE(events.size() == 4);
+    CHECK(events[0].to_state == "queued");
+    CHECK(events[0].from_state == "");
+    CHECK(events[0].detail == "accepted");
+    CHECK(events[2].from_state == "submitting");
+    CHECK(events[2].to_state == "running");
+    CHECK(events[3].to_state == "succeeded");
+    CHECK(events[1].seq < events[2].seq);
+    auto back = s.get(j.id);
+    CHECK(back->remote_id == std::string(64, 'b'));
+    CHECK(back->polls == 3);
+    CHECK(back->last_poll_s == doctest::Approx(1234.5));
+    CHECK(back->finished_at == a.finished_at);
+    CHECK(s.credits_by_key(0)["main"] == 20);
+    CHECK(s.output_reserved("/out/cat.mp4", "other"));
+    CHECK_FALSE(s.output_reserved("/out/cat.mp4", j.id));
+    CHECK(s.events_since(events[1].seq, 10).size() == 2);
+}
+
+void check_queue_order(QueueStore& s) {
+    Job low = make_job("low");
+    Job high = make_job("high", 5);
+    Job later = make_job("later");
+    later.not_before_s = now() + 100;
+    s.insert({low, high, later}, "");
+    auto next = s.next_queued(now(), 10);
+    REQUIRE(next.size() == 2);
+    CHECK(next[0].input_name == "high");
+    CHECK(next[1].input_name == "low");
+    CHECK(s.next_queued_wake(now()) == doctest::Approx(later.not_before_s));
+    CHECK(s.in_state(JobState::queued).size() == 3);
+    CHECK(s.counts_by_state()["queued"] == 3);
+    CHECK(s.counts_by_state()["running"] == 0);
+}
+
+void check_listing(QueueStore& s) {
+    std::vector<Job> jobs;
+    for (int i = 0; i < 5; ++i) jobs.push_back(make_job("img" + std::to_string(i)));
+    jobs[4].kind = "upscale";
+    s.insert(jobs, "");
+    JobQuery q;
+    q.limit = 2;
+    auto page1 = s.list(q);
+    REQUIRE(page1.size() == 2);
+    CHECK(page1[0].id == jobs[4].id);
+    q.before = page1.back().id;
+    auto page2 = s.list(q);
+    REQUIRE(page2.size() == 2);
+    CHECK(page2[0].id == jobs[2].id);
+    q = JobQuery{};
+    q.states = {JobState::running};
+    CHECK(s.list(q).empty());
+    q.states = {JobState::queued, JobState::running};
+    q.kind = "video";
+    CHECK(s.list(q).size() == 4);
+    std::string upper;
+    for (char c : jobs[0].id) upper += static_cast<char>(std::toupper(c));
+    auto found = s.ids_with_prefix(upper.substr(0, 19), 5);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0] == jobs[0].id);
+    CHECK(s.ids_with_prefix("zzzzzzzz", 5).empty());
+}
+
+void check_inputs(QueueStore& s) {
+    std::string bytes("\x89PNG\r\n\x1a\n\0\xff tail", 15);
+    auto sha = s.put_input(bytes, false);
+    REQUIRE(sha.ok());
+    CHECK(sha->size() == 64);
+    auto again = s.put_input(bytes, true);
+    REQUIRE(again.ok());
+    CHECK(*again == *sha);
+    CHECK(s.sync_inputs().ok());
+    auto read = s.read_input(*sha);
+    REQUIRE(read.ok());
+    CHECK(*read == bytes);
+    CHECK_FALSE(s.read_input(std::string(64, '0')).ok());
+}
+
+void check_send_log(QueueStore& s) {
+    s.record_send("main", 100.5);
+    s.record_send("main", 101.5);
+    s.record_send("other", 101.0);
+    s.save_lockout("main", 160);
+    CHECK(s.sends_since("main", 101) == std::vector<double>{101.5});
+    CHECK(s.sends_since("main", 0).size() == 2);
+    CHECK(s.lockout("main") == 160);
+    CHECK(s.lockout("none") == 0);
+    s.save_lockout("main", 170.25);
+    CHECK(s.lockout("main") == 170.25);
+    s.prune_sends(101.2);
+    CHECK(s.sends_since("main", 0) == std::vector<double>{101.5});
+    CHECK(s.sends_since("other", 0).empty());
+}
+
+void run_contract(const std::function<std::unique_ptr<QueueStore>()>& fresh) {
+    SUBCASE("jobs and history") { check_jobs_and_history(*fresh()); }
+    SUBCASE("queue order") { check_queue_order(*fresh()); }
+    SUBCASE("listing") { check_listing(*fresh()); }
+    SUBCASE("inputs") { check_inputs(*fresh()); }
+    SUBCASE("send log") { check_send_log(*fresh()); }
+}
+
+#define SKIP_WITHOUT_PG()                                                                     \
+    if (pg_conninfo().empty()) {                                                              \
+        MESSAGE("skipped: no PostgreSQL (GENQ_TEST_PG_CONNINFO unset; test_pg_store.py sets it)"); \
+        return;                                                                               \
+    }
+
+}  // namespace
+
+TEST_SUITE("store contract") {
+    TEST_CASE("the SQLite store keeps the storage interface's contract") {
+        std::vector<std::unique_ptr<TempDir>> dirs;
+        run_contract([&]() -> std::unique_ptr<QueueStore> {
+            dirs.push_back(std::make_unique<TempDir>());
+            auto s = SqliteQueueStore::open(dirs.back()->path);
+            REQUIRE(s.ok());
+            return std::move(*s);
+        });
+    }
+
+    TEST_CASE("pg: the PostgreSQL store keeps the storage interface's contract") {
+        SKIP_WITHOUT_PG();
+        run_contract([&]() -> std::unique_ptr<QueueStore> {
+            return open_pg(fresh_pg_database(), "n1");
+        });
+    }
+
+    TEST_CASE("pg: the first node migrates; the next finds the same version; too new refused") {
+        SKIP_WITHOUT_PG();
+        std::string url = fresh_pg_database();
+        auto a = open_pg(url, "a");
+        int v = a->schema_version();
+        CHECK(v == 3);
+        auto b = open_pg(url, "b");
+        CHECK(b->schema_version() == v);
+        auto c = PgConnection::open(url, "");
+        REQUIRE(c.ok());
+        CHECK((*c)->exec("SELECT count(*) FROM schema_version").rows[0][0] == "3");
+        auto nodes = (*c)->exec("SELECT name FROM nodes ORDER BY name");
+        REQUIRE(nodes.rows.size() == 2);
+        CHECK(nodes.rows[1][0] == "b");
+        (*c)->exec("INSERT INTO schema_version (version) VALUES (999)");
+        auto late = PgQueueStore::open({url, "", "c"});
+        REQUIRE_FALSE(late.ok());
+        CHECK(late.error().code == "db_too_new");
+    }
+
+    TEST_CASE("pg: a wrong address is a clear db_open error") {
+        SKIP_WITHOUT_PG();
+        auto s = PgQueueStore::open({pg_conninfo() + " dbname=no_such_db", "", "x"});
+        REQUIRE_FALSE(s.ok());
+        CHECK(s.error().code == "db_open");
+        CHECK(s.error().message.find("no_such_db") != std::string::npos);
+    }
+
+    TEST_CASE("pg: two nodes claiming from one queue get each job exactly once") {
+        SKIP_WITHOUT_PG();
+        std::string url = fresh_pg_database();
+        auto setup = open_pg(url, "setup");
+        std::vector<Job> jobs;
+        for (int i = 0; i < 300; ++i) jobs.push_back(make_job("j" + std::to_string(i)));
+        setup->insert(jobs, "");
+        // Two nodes on their own connections and threads, each claiming whatever it sees queued.
+        std::atomic<int> claimed[2] = {0, 0};
+        auto worker = [&](int n) {
+            auto s = open_pg(url, "node" + std::to_string(n));
+            for (;;) {
+                auto next = s->next_queued(now(), 20);
+                if (next.empty()) break;
+                for (auto& j : next)
+                    if (s->transition(j, JobState::submitting, "claim", Durability::full, now_ms()))
+                        claimed[n]++;
+            }
+        };
+        std::thread t0(worker, 0), t1(worker, 1);
+        t0.join();
+        t1.join();
+        CHECK(claimed[0] + claimed[1] == 300);
+        auto c = PgConnection::open(url, "");
+        REQUIRE(c.ok());
+        // Every claim wrote exactly one event and recorded the node that won it.
+        auto ev = (*c)->exec("SELECT count(*) FROM job_events WHERE to_state='submitting'");
+        CHECK(ev.rows[0][0] == "300");
+        auto byNode = (*c)->exec("SELECT node, count(*) FROM jobs GROUP BY node ORDER BY node");
+        long total = 0;
+        for (const auto& r : byNode.rows) {
+            REQUIRE(r[0]);
+            CHECK((*r[0] == "node0" || *r[0] == "node1"));
+            total += pg_int(r[1]);
+        }
+        CHECK(total == 300);
+        MESSAGE("claims: node0 " << claimed[0].load() << ", node1 " << claimed[1].load());
+    }
+
+    TEST_CASE("pg: a live node's generations stay its own; a dead node's are taken over once") {
+        SKIP_WITHOUT_PG();
+        std::string url = fresh_pg_database();
+        auto a = open_pg(url, "a");
+        Job sub = make_job("sub"), run = make_job("run");
+        a->insert({sub, run}, "");
+        sub.key_name = run.key_name = "main";
+        REQUIRE(a->transition(sub, JobState::submitting, "claim", Durability::full, now_ms()));
+        REQUIRE(a->transition(run, JobState::submitting, "claim", Durability::full, now_ms()));
+        run.remote_id = "gen-1";
+        run.last_poll_s = 1000.5;
+        REQUIRE(a->transition(run, JobState::running, "accepted", Durability::full, now_ms()));
+
+        auto b = open_pg(url, "b");
+        CHECK(b->in_state(JobState::running).empty());  // a heartbeats: not b's to recover
+        CHECK(b->in_state(JobState::submitting).empty());
+        CHECK(a->in_state(JobState::running).size() == 1);  // a restarted recovers its own
+
+        // a stops heartbeating: after the lease (30 s, the database's clock) it is dead.
+        auto c = PgConnection::open(url, "");
+        REQUIRE(c.ok());
+        (*c)->exec("UPDATE nodes SET heartbeat_s = heartbeat_s - 31 WHERE name = 'a'");
+        auto taken = b->in_state(JobState::running);
+        REQUIRE(taken.size() == 1);
+        CHECK(taken[0].id == run.id);
+        CHECK(taken[0].remote_id == "gen-1");       // same generation, same key
+        CHECK(taken[0].key_name == "main");
+        CHECK(taken[0].last_poll_s == 1000.5);      // the next poll keeps its distance
+        CHECK(b->in_state(JobState::submitting).size() == 1);
+        auto owner = (*c)->exec("SELECT node, count(*) FROM jobs GROUP BY node");
+        REQUIRE(owner.rows.size() == 1);
+        CHECK(owner.rows[0][0] == "b");
+        auto third = open_pg(url, "c");
+        CHECK(third->in_state(JobState::running).empty());  // b is alive: taken once
+    }
+
+    TEST_CASE("pg: reservations keep a key's window exact across three nodes; lock-outs hold") {
+        SKIP_WITHOUT_PG();
+        std::string url = fresh_pg_database();
+        const int limit = 5;
+        const double window = 0.5;
+        std::atomic<int> granted{0};
+        auto node = [&](int n) {
+            auto s = open_pg(url, "node" + std::to_string(n));
+            TimePoint end = s->db_now() + 1.6;
+            while (s->db_now() < end)
+                if (s->reserve_send("shared", limit, window).granted) granted++;
+        };
+        std::thread t0(node, 0), t1(node, 1), t2(node, 2);
+        t0.join();
+        t1.join();
+        t2.join();
+        auto s = open_pg(url, "check");
+        auto sends = s->sends_since("shared", 0);
+        CHECK(static_cast<int>(sends.size()) == granted.load());
+        // 1.6 s of 0.5 s windows: the budget is used (at least 3 windows' worth) ...
+        CHECK(granted.load() >= 3 * limit);
+        // ... and no window of 0.5 s, anywhere, holds more than `limit` reservations.
+        int worst = 0;
+        for (std::size_t i = 0; i < sends.size(); ++i) {
+            int n = 0;
+            for (std::size_t j = i; j < sends.size() && sends[j] < sends[i] + window; ++j) ++n;
+            worst = std::max(worst, n);
+        }
+        CHECK(worst <= limit);
+        MESSAGE("granted " << granted.load() << ", fullest window " << worst);
+
+        // A lock-out saved by one node refuses the key on every node until it ends.
+        TimePoint until = s->db_now() + 60;
+        s->save_lockout("other", until);
+        auto r = open_pg(url, "node9")->reserve_send("other", limit, window);
+        CHECK_FALSE(r.granted);
+        CHECK(r.at == doctest::Approx(until));
+    }
+}
