@@ -51,16 +51,18 @@ TEST_SUITE("poll planner") {
         std::mt19937_64 rng(1);
         PollPlanner p(1.0);
         learn(p, "video", 300, 2.6, 4.4, rng);
-        const auto* e = p.estimate("video");
-        REQUIRE(e);
-        CHECK(*e->quantile(0.5) == doctest::Approx(3.5).epsilon(0.08));
+        REQUIRE(p.estimate("video"));
+        // What the polls identify is the share finished by each poll time: the first poll
+        // settles where 45 % have finished (3.41 s for these), much later than one interval.
         TimePoint first = p.first_poll(100, "video");
-        CHECK(first - 100 > 2.6);  // later than one interval: no 202 answers wasted early on
-        CHECK(first - 100 < 3.7);  // earlier than most generations finish: little delay
-        // A saturated key polls once, late: nearly every first poll finds the result.
+        MESSAGE("first poll after " << first - 100 << " s");
+        CHECK(first - 100 > 3.0);
+        CHECK(first - 100 < 3.8);
+        // A saturated key polls late: nearly every first poll finds the result.
         TimePoint busy = p.first_poll(100, "video", 1.0);
-        CHECK(busy - 100 > 4.0);
-        CHECK(busy - 100 < 4.6);
+        MESSAGE("first poll on a saturated key after " << busy - 100 << " s");
+        CHECK(busy - 100 > 4.2);
+        CHECK(busy - 100 < 5.5);
         // Another kind has learned nothing.
         CHECK(p.first_poll(100, "upscale") == doctest::Approx(101));
     }
@@ -126,11 +128,9 @@ struct Run {
 
 // `n` video jobs, one at a time on an idle key, generation times uniform in [2.6, 4.4] s,
 // interval 1 s, every request answered `rtt` after it is sent.
-Run drive(JobMachine& m, int n, std::mt19937_64& rng) {
+Run drive(JobMachine& m, ManualClock& clock, int n, std::mt19937_64& rng) {
     const double rtt = 0.01;
     std::uniform_real_distribution<double> gen(2.6, 4.4);
-    ManualClock clock;
-    clock.set(1000);
     Run run;
     for (int i = 0; i < n; ++i) {
         Job job;
@@ -187,9 +187,11 @@ TEST_SUITE("poll planner in the job machine") {
         s.limits.window = 1.0;
         s.limits.requests_per_window = 150;
         m.configure(s);
-        Run before = drive(m, 2, rng);  // no history yet: today's rhythm, a poll every interval
+        ManualClock clock;
+        clock.set(1000);
+        Run before = drive(m, clock, 2, rng);  // no history yet: today's rhythm, a poll every interval
         CHECK(before.polls >= 2 * 3);
-        Run after = drive(m, 300, rng);
+        Run after = drive(m, clock, 300, rng);
         CHECK(after.early == 0);
         CHECK(before.early == 0);
         double per_video = 1.0 + static_cast<double>(after.polls) / after.videos;
