@@ -9,6 +9,8 @@ GENQ_PACKAGES=(
   libspdlog-dev libfmt-dev doctest-dev libcli11-dev libsystemd-dev libtomlplusplus-dev
   libpng-dev libjpeg62-turbo-dev libwebp-dev libpq-dev
   python3 python3-requests openssl curl systemd dpkg-dev file procps strace
+  # bench/poll_bench.py --perf profiles genqd with perf.
+  linux-perf
   # The demo's videos (the stand-in encodes them; ffprobe checks them) and the browser test of the
   # web page (Debian's chromium, driven by playwright-core from npm: tests/web/).
   ffmpeg chromium nodejs

@@ -231,7 +231,9 @@ private:
         if (server_) publish_job(job, nullptr, "accepted from " + job.source);
     }
 
+    // Built only for a subscriber: with none, the JSON of every transition was pure cost.
     void publish_job(const Job& job, nlohmann::json from, const std::string& detail) {
+        if (!server_ || !server_->has_subscribers()) return;
         nlohmann::json ev = to_json(job);
         ev["from"] = std::move(from);
         ev["detail"] = detail;

@@ -36,6 +36,8 @@ namespace {
 constexpr int kQueueBatch = 32;
 constexpr double kIdleRecheck = 30;  // seconds between dispatcher runs when nothing happens
 constexpr double kPruneEvery = 60;
+constexpr double kQueuedMaxAge = 1;  // seconds a read batch of queued jobs is offered at most
+constexpr double kPlannerSaveEvery = 10;  // seconds between saves of what the planner learned
 
 std::int64_t day_start_ms(TimePoint t) {
     return static_cast<std::int64_t>(std::floor(t / 86400) * 86400000);
@@ -72,6 +74,11 @@ struct Engine::Impl {
     std::function<void()> on_stopped;
     TimePoint started_at = 0;
     TimePoint last_prune = 0;
+    TimePoint last_planner_save = 0;
+    std::vector<Job> queued;  // the dispatcher's batch of queued jobs, best first
+    bool queued_stale = true;
+    TimePoint queued_read_at = 0;
+    TimePoint queued_wake = 0;  // when a queued job not yet ready becomes ready (0 = none)
 
     TimePoint now() const { return clock.now(); }
 
@@ -94,7 +101,7 @@ struct Engine::Impl {
         ++metrics.transitions;
         log_transition(job, from, c.detail);
         for (auto& l : listeners) l(job, from, c.detail);
-        if (c.to == JobState::queued) notify();
+        if (c.to == JobState::queued) queue_changed();
     }
 
     void act(const SaveProgress& s, std::set<std::string>& lost) {
@@ -222,6 +229,7 @@ struct Engine::Impl {
             }
         }
         if (stopping && tasks == 0 && on_stopped) {
+            save_planner();
             grace_timer.cancel();
             auto f = std::move(on_stopped);
             on_stopped = nullptr;
@@ -321,18 +329,44 @@ struct Engine::Impl {
         TimePoint next = t + kIdleRecheck;
         bool have_queued = false;
         while (running && !machine.paused()) {
-            auto batch = store.next_queued(t, kQueueBatch);
-            if (batch.empty()) break;
+            refresh_queued(t);
+            if (queued.empty()) break;
             have_queued = true;
             if (!machine.wants_submissions(t)) break;
-            auto offer = machine.offer(std::move(batch), t);
+            auto offer = machine.offer(queued, t);
             perform(offer.actions);
+            // What was placed is the machine's now; what is left waits for the next pass.
+            std::erase_if(queued, [&](const Job& j) { return machine.is_active(j.id); });
             if (offer.more) continue;
-            if (offer.placed == 0) next = std::min(next, t + 1);  // held: requested keys, budget
+            if (offer.placed == 0) {
+                next = std::min(next, t + 1);  // held: requested keys, budget
+                queued_stale = true;  // and its rows re-read then, with what was saved on them
+            }
             break;
         }
-        if (TimePoint w = store.next_queued_wake(t); w > 0) next = std::min(next, w);
+        if (queued_wake > 0) next = std::min(next, queued_wake);
         return std::min(next, machine.next_wake(t, have_queued));
+    }
+
+    // The batch of queued jobs the dispatcher offers is read once and kept between passes: keys
+    // are paced, so a pass places one or two jobs, and re-reading and parsing the whole batch
+    // for each was most of the dispatcher's cost. It is read again when it runs out, when the
+    // queue changed (new jobs, a job queued again, a cancel), when a job waiting for its
+    // not_before time becomes ready, and at least every kQueuedMaxAge (a change made elsewhere,
+    // e.g. another node on a shared store).
+    void refresh_queued(TimePoint t) {
+        bool due = queued_stale || queued.empty() || t - queued_read_at > kQueuedMaxAge ||
+                   (queued_wake > 0 && t >= queued_wake);
+        if (!due) return;
+        queued = store.next_queued(t, kQueueBatch);
+        queued_wake = store.next_queued_wake(t);
+        queued_read_at = t;
+        queued_stale = false;
+    }
+
+    void queue_changed() {
+        queued_stale = true;
+        notify();
     }
 
     asio::awaitable<void> dispatch_loop() {
@@ -343,6 +377,10 @@ struct Engine::Impl {
                 store.prune_sends(t - 2 * (l.window + l.safety_margin));
                 last_prune = t;
             }
+            if (t - last_planner_save > kPlannerSaveEvery) {
+                save_planner();
+                last_planner_save = t;
+            }
             dirty = false;
             TimePoint next = dispatch(t);
             if (dirty) continue;
@@ -352,7 +390,20 @@ struct Engine::Impl {
         }
     }
 
+    void save_planner() {
+        for (const auto& [kind, blob] : machine.planner().take_changed())
+            store.save_planner_state(kind, blob);
+    }
+
     // ---- start-up --------------------------------------------------------------------------
+    void restore_planner() {
+        for (const auto& [kind, blob] : store.load_planner_state())
+            if (!machine.planner().restore(kind, blob))
+                spdlog::warn("poll planner: the stored state for kind {} is unreadable; "
+                             "learning it again",
+                             kind);
+    }
+
     void restore_limiter() {
         TimePoint t = now();
         double span = settings.limits.window + settings.limits.safety_margin;
@@ -395,6 +446,7 @@ void Engine::configure(EngineSettings s) {
     ms.limits = s.limits;
     ms.retry = s.retry;
     ms.daily_credits = s.daily_credits;
+    i.queued_stale = true;
     for (const auto& [name, secret_weight] : s.keys) ms.keys.push_back({name, secret_weight.second});
     i.machine.configure(std::move(ms));
     i.outputs.set_dir(s.output_dir);
@@ -406,6 +458,7 @@ void Engine::start() {
     auto& i = *impl_;
     i.started_at = i.now();
     i.restore_limiter();
+    i.restore_planner();
     i.recover();
     i.running = true;
     i.spawn_loop();
@@ -430,7 +483,7 @@ void Engine::stop(double grace, std::function<void()> done) {
     asio::post(i.io, [&i] { i.task_ended(nullptr); });
 }
 
-void Engine::notify() { impl_->notify(); }
+void Engine::notify() { impl_->queue_changed(); }
 
 void Engine::add_listener(TransitionListener l) { impl_->listeners.push_back(std::move(l)); }
 
@@ -444,7 +497,7 @@ Result<Job> Engine::cancel(const std::string& id) {
     auto after = i.store.get(id);
     if (!after || after->state != JobState::canceled)
         return Error{"conflict", "job " + id + " changed state; try again"};
-    i.notify();
+    i.queue_changed();
     return *after;
 }
 

@@ -27,13 +27,22 @@ std::string Outputs::part_path(const std::string& job_id) const {
     return dir_ + "/.genq-" + job_id + ".part";
 }
 
+// The first free name from the hint on: each probe costs two lstat calls and a query, and a
+// thousand results of the same input name probed from -1 every time made placing a result
+// quadratic (most of genqd's CPU in a backlog of one image). The hint only skips names this
+// process already found taken; a name freed later (a deleted output) is not reused until restart.
 std::string Outputs::choose_name(const Job& job, std::string_view ext) const {
     std::string stem = stem_of(job.input_name);
-    for (int n = 0;; ++n) {
-        std::string path = dir_ + "/" + stem + (n ? "-" + std::to_string(n) : "") + "." +
-                           std::string(ext);
-        if (!exists(path) && !exists(path + ".json") && !store_.output_reserved(path, job.id))
+    std::string base = dir_ + "/" + stem;
+    std::string tail = "." + std::string(ext);
+    if (next_suffix_.size() > kMaxHints) next_suffix_.clear();
+    int& hint = next_suffix_[base + tail];
+    for (int n = hint;; ++n) {
+        std::string path = base + (n ? "-" + std::to_string(n) : "") + tail;
+        if (!exists(path) && !exists(path + ".json") && !store_.output_reserved(path, job.id)) {
+            hint = n + 1;
             return path;
+        }
     }
 }
 

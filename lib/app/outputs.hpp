@@ -5,6 +5,7 @@
 #pragma once
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "core/job.hpp"
 #include "core/result.hpp"
@@ -19,7 +20,10 @@ namespace genq::app {
 class Outputs {
 public:
     Outputs(std::string dir, store::QueueStore& store) : dir_(std::move(dir)), store_(store) {}
-    void set_dir(std::string dir) { dir_ = std::move(dir); }
+    void set_dir(std::string dir) {
+        dir_ = std::move(dir);
+        next_suffix_.clear();
+    }
     const std::string& dir() const { return dir_; }
 
     // The temporary file a result is streamed into.
@@ -38,6 +42,9 @@ private:
     static std::string metadata_text(const Job& job);
     std::string dir_;
     store::QueueStore& store_;
+    // Per "<dir>/<stem>" + ".<ext>": the suffix from which the next free name is looked for.
+    static constexpr std::size_t kMaxHints = 4096;
+    mutable std::unordered_map<std::string, int> next_suffix_;
 };
 
 }  // namespace genq::app

@@ -682,6 +682,7 @@ public:
     Status listen_tcp(const std::string& host_port) override;
     int tcp_port() const override;
     void publish(const std::string& event, const std::string& data) override;
+    bool has_subscribers() const override;
     void stop() override;
     std::size_t connections() const override { return st_->sessions.size(); }
 
@@ -768,6 +769,12 @@ void ServerImpl::publish(const std::string& event, const std::string& data) {
         s->events.push_back(frame);
         s->wake.cancel();
     }
+}
+
+bool ServerImpl::has_subscribers() const {
+    for (const auto& s : st_->sessions)
+        if (s->subscriber && !s->closed) return true;
+    return false;
 }
 
 void ServerImpl::stop() {

@@ -87,6 +87,8 @@ public:
     // Slow subscribers are dropped (bounded queue), never block the loop. Like every member,
     // call it on the io_context's thread.
     virtual void publish(const std::string& event, const std::string& data) = 0;
+    // Whether any event_stream connection is open: with none, an event need not be built.
+    virtual bool has_subscribers() const = 0;
 
     // Stops accepting and closes all connections.
     virtual void stop() = 0;

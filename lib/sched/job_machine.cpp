@@ -78,6 +78,14 @@ void JobMachine::leave_active(const std::string& job_id) {
     in_flight_price_ -= price_of(it->second);
     active_.erase(it);
     polls_.remove(job_id);
+    timing_.erase(job_id);
+}
+
+double JobMachine::key_load(const std::string& key, TimePoint now) const {
+    auto snap = keys_.snapshot(key, now);
+    int limit = settings_.limits.requests_per_window;
+    if (!snap || limit <= 0) return 0;
+    return static_cast<double>(snap->in_window + snap->reserved) / limit;
 }
 
 RequestId JobMachine::new_request(Request r) {
@@ -353,7 +361,9 @@ Actions JobMachine::on_submit_reply(const Request& r, Job job, const Reply& repl
             job.polls = 0;
             commit(out, job, JobState::running, "accepted, generation " + c.remote_id, now);
             active_[job.id] = job;
-            polls_.schedule(job.key_name, job.id, planner_.first_poll(now));
+            timing_[job.id] = {now, 0};
+            polls_.schedule(job.key_name, job.id,
+                            planner_.first_poll(now, job.kind, key_load(job.key_name, now)));
             return out;
         case Outcome::result:
             place(out, job, reply.result, true, now);
@@ -383,6 +393,7 @@ Actions JobMachine::on_poll_reply(const Request& r, Job job, const Reply& reply,
     if (r.sent) ++job.polls;
     TimePoint next = planner_.next_poll(now);
     if (reply.answered) job.last_poll_s = now;
+    learn(job, reply, now);
     if (answered_with(reply, Outcome::result)) {
         place(out, job, reply.result, false, now);
         return out;
@@ -398,6 +409,19 @@ Actions JobMachine::on_poll_reply(const Request& r, Job job, const Reply& reply,
         fail(out, job, reply.answer.error_code, reply.answer.error_message, now);
     }
     return out;
+}
+
+// What a poll's answer tells about how long this kind's generations take (only for generations
+// accepted by this process: a recovered one has no acceptance time).
+void JobMachine::learn(const Job& job, const Reply& reply, TimePoint now) {
+    auto t = timing_.find(job.id);
+    if (t == timing_.end()) return;
+    if (answered_with(reply, Outcome::in_progress)) {
+        t->second.pending_at = now;
+    } else if (answered_with(reply, Outcome::result)) {
+        planner_.on_result(job.kind, t->second.accepted_at, t->second.pending_at, now);
+        timing_.erase(t);
+    }
 }
 
 // A result is whole on disk: reserve its name, then move it into place.

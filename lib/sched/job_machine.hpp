@@ -188,6 +188,9 @@ public:
     const Job* active_job(const std::string& job_id) const;
     double spent_today() const { return spent_; }
     double poll_interval() const { return planner_.interval(); }
+    // The poll planner's learned generation times (restored at start-up, saved when changed).
+    PollPlanner& planner() { return planner_; }
+    const PollPlanner& planner() const { return planner_; }
 
 private:
     struct Request {
@@ -211,6 +214,8 @@ private:
                  std::string detail, TimePoint now);
     void retry_later(Actions& out, Job& job, const std::string& code, const std::string& message,
                      TimePoint now);
+    void learn(const Job& job, const Reply& reply, TimePoint now);
+    double key_load(const std::string& key, TimePoint now) const;
     void poll_again(Actions& out, Job& job, TimePoint at, TimePoint now);
     // A 429, 401 or 402: the key's state changes; true when it was one of those.
     bool key_answer(Actions& out, const std::string& key, const Reply& reply, TimePoint now);
@@ -230,6 +235,11 @@ private:
     std::mt19937_64 rng_;
     std::map<std::string, Job> active_;  // submitting and running jobs, by id
     std::map<RequestId, Request> requests_;
+    struct Timing {
+        TimePoint accepted_at = 0;
+        TimePoint pending_at = 0;  // the last poll answered "still running" (0 = none)
+    };
+    std::map<std::string, Timing> timing_;  // running jobs accepted by this process, by id
     RequestId next_request_ = 1;
     bool paused_ = false;
     bool budget_override_ = false;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -63,6 +64,10 @@ public:
     virtual void prune_sends(TimePoint before) = 0;
     virtual void save_lockout(std::string_view key, TimePoint until) = 0;
     virtual TimePoint lockout(std::string_view key) = 0;
+
+    // ---- the poll planner's memory: one opaque text blob per kind ---------------------------
+    virtual std::vector<std::pair<std::string, std::string>> load_planner_state() = 0;
+    virtual void save_planner_state(std::string_view kind, std::string_view blob) = 0;
 };
 
 }  // namespace genq::store

@@ -90,4 +90,23 @@ void SqliteQueueStore::save_lockout(std::string_view key, TimePoint until) {
 }
 TimePoint SqliteQueueStore::lockout(std::string_view key) { return p_->sends.lockout(key); }
 
+std::vector<std::pair<std::string, std::string>> SqliteQueueStore::load_planner_state() {
+    auto st = p_->db->prepare("SELECT kind, state FROM planner_state ORDER BY kind");
+    std::vector<std::pair<std::string, std::string>> out;
+    while (st->step()) out.emplace_back(st->text(0), st->text(1));
+    return out;
+}
+
+// Relaxed: losing the latest few observations to a power cut costs a few polls, nothing more.
+void SqliteQueueStore::save_planner_state(std::string_view kind, std::string_view blob) {
+    Transaction tx(*p_->db, Durability::relaxed);
+    auto st = p_->db->prepare(
+        "INSERT INTO planner_state (kind, state, updated_at) VALUES (?, ?, "
+        "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) ON CONFLICT(kind) DO UPDATE SET "
+        "state=excluded.state, updated_at=excluded.updated_at");
+    st->bind(1, kind).bind(2, blob);
+    st->run();
+    tx.commit();
+}
+
 }  // namespace genq::store

@@ -45,6 +45,8 @@ public:
     void prune_sends(TimePoint before) override;
     void save_lockout(std::string_view key, TimePoint until) override;
     TimePoint lockout(std::string_view key) override;
+    std::vector<std::pair<std::string, std::string>> load_planner_state() override;
+    void save_planner_state(std::string_view kind, std::string_view blob) override;
 
 private:
     struct Parts;

@@ -3,6 +3,7 @@ ends exactly once with the right output, and the provider's limits hold across t
 
 import os
 import random
+import sqlite3
 import time
 
 from genqtest import FakeApi, Genqd, BIN_DIR, assert_outputs_match, run_tests, write_images
@@ -97,6 +98,31 @@ def test_running_jobs_resume_with_their_key(tmp):
         assert api.stats()["early_polls"] == 0
 
 
+def test_planner_memory_survives_restart(tmp):
+    """What the poll planner learned about a kind is in the store after a stop, and a restarted
+    genqd polls from it: no early polls, and fewer polls than one every interval."""
+    with FakeApi(BIN_DIR, tmp / "api", gen_time=2, gen_jitter=0.1, limit=20, window=1,
+                 lockout=2, poll_interval=0.5) as api:
+        d = Genqd(tmp / "d", api, limits={"requests_per_window": 20, "poll_interval": 0.5})
+        first = d.submit(write_images(tmp / "in", 5))
+        assert all(j["state"] == "succeeded" for j in d.wait_all(first))
+        d.stop()
+        db = sqlite3.connect(str(d.state / "genq.db"))
+        rows = db.execute("SELECT kind, state FROM planner_state").fetchall()
+        db.close()
+        assert [r[0] for r in rows] == ["video"], rows
+        assert rows[0][1].startswith("gte1 ")
+        polls_before = api.stats()["polls"]
+        d.start()
+        later = d.submit(write_images(tmp / "in2", 3, prefix="again"))
+        assert all(j["state"] == "succeeded" for j in d.wait_all(later))
+        d.stop()
+        assert "unreadable" not in d.log()
+        # Today's rhythm needs 4 polls for a 2 s generation at 0.5 s; learned, about 1 or 2.
+        assert (api.stats()["polls"] - polls_before) / 3 < 3.5
+        assert api.stats()["early_polls"] == 0
+
+
 if __name__ == "__main__":
     run_tests([test_sigkill_loop, test_limiter_memory_survives_restart,
-               test_running_jobs_resume_with_their_key])
+               test_running_jobs_resume_with_their_key, test_planner_memory_survives_restart])
