@@ -58,8 +58,10 @@ int main(int argc, char** argv) {
     if (!load.problems.empty()) return report_problems(load.problems);
     if (check_only) {
         if (check_secrets(load.config, env) > 0) return 2;
-        std::printf("%s: configuration is valid\n",
-                    where.path.empty() ? "(defaults)" : where.path.c_str());
+        if (where.path.empty())
+            std::printf("no configuration file; defaults: configuration is valid\n");
+        else
+            std::printf("%s: configuration is valid\n", where.path.c_str());
         return 0;
     }
     genq::setup_logging(load.config.log_level, load.config.log_format, genq::under_journald());

@@ -12,6 +12,8 @@ GENQ_PACKAGES=(
   # The demo's videos (the stand-in encodes them; ffprobe checks them) and the browser test of the
   # web page (Debian's chromium, driven by playwright-core from npm: tests/web/).
   ffmpeg chromium nodejs
+  # promtool checks contrib/'s alert rules and genqd's /metrics (tests/integration/test_cli.py).
+  prometheus
 )
 # npm comes with nodejs from some sources (NodeSource); Debian packages it apart.
 command -v npm >/dev/null 2>&1 || GENQ_PACKAGES+=(npm)

@@ -4,6 +4,7 @@
 #include "api/routes.hpp"
 #include "api/submit_form.hpp"
 #include "api/wire.hpp"
+#include "provider/operation.hpp"
 
 namespace genq::api {
 namespace {
@@ -36,6 +37,9 @@ Result<ports::JobQuery> read_query(const net::ServerRequest& req) {
     if (!states) return states.error();
     q.states = std::move(*states);
     q.kind = req.query_param("kind");
+    if (!q.kind.empty() && !provider::find_operation(q.kind))
+        return Error{"invalid_param", "kind: unknown kind \"" + q.kind +
+                                          "\"; allowed: " + provider::operation_names()};
     q.before = req.query_param("before");
     if (std::string limit = req.query_param("limit"); !limit.empty()) {
         auto v = parse_int(limit);
@@ -55,10 +59,43 @@ Reply submit_job(Call& c) {
                              "POST /v1/jobs takes multipart/form-data with an `image` file");
     auto reqs = read_single(c.req, false);
     if (!reqs) co_return from_error(reqs.error());
+    Idempotency::Ticket ticket = c.idem.begin(c.req, *reqs);
+    if (ticket.answer) co_return *ticket.answer;
     SubmitBatcher::Results r = co_await c.batcher.submit(std::move(*reqs));
-    if (!r[0]) co_return from_error(r[0].error());
-    co_return json_response(201, wire::job_json(*r[0]));
+    ServerResponse res = r[0] ? json_response(201, wire::job_json(*r[0])) : from_error(r[0].error());
+    c.idem.finish(ticket, res);
+    co_return res;
 }
+
+namespace {
+
+// ?all_or_nothing=1 and ?check=1: every image is checked before any is queued. The refusal (422)
+// names each refused file; the others say they were not queued because of them.
+std::optional<ServerResponse> check_all(Call& c, const std::vector<ports::SubmitRequest>& reqs,
+                                        const std::vector<std::string>& names, bool dry_run) {
+    std::vector<wire::BatchItem> items;
+    std::size_t refused = 0;
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+        auto ok = c.ctx.intake.check(reqs[i]);
+        if (!ok) ++refused;
+        items.push_back({names[i], std::nullopt,
+                         ok ? wire::ErrorBody{"", ""}
+                            : wire::ErrorBody{ok.error().message, ok.error().code}});
+    }
+    if (refused == 0 && !dry_run) return std::nullopt;
+    for (auto& item : items)
+        if (refused && item.error.code.empty())
+            item.error = {"not queued: another file of the batch was refused", "not_queued"};
+    json body = wire::batch_json(items);
+    if (refused) {
+        body["error"] = std::to_string(refused) + " of " + std::to_string(reqs.size()) +
+                        " files refused; nothing queued";
+        body["code"] = "invalid_batch";
+    }
+    return json_response(refused ? 422 : 200, body);
+}
+
+}  // namespace
 
 // Many images with shared fields in one request (genqctl submit sends its files this way):
 // one answer per image, in order, each a job or an error.
@@ -72,7 +109,13 @@ Reply submit_batch(Call& c) {
         co_return json_error(422, "invalid_image", "image: missing (at least one file)");
     std::vector<std::string> names;
     for (const auto& image : form->images) names.push_back(image.second);
-    SubmitBatcher::Results r = co_await c.batcher.submit(requests_of(*form));
+    std::vector<ports::SubmitRequest> reqs = requests_of(*form);
+    bool dry_run = c.req.query_param("check") == "1";
+    if (dry_run || c.req.query_param("all_or_nothing") == "1")
+        if (auto refusal = check_all(c, reqs, names, dry_run)) co_return *refusal;
+    Idempotency::Ticket ticket = c.idem.begin(c.req, reqs);
+    if (ticket.answer) co_return *ticket.answer;
+    SubmitBatcher::Results r = co_await c.batcher.submit(std::move(reqs));
     std::vector<wire::BatchItem> items;
     for (std::size_t i = 0; i < r.size(); ++i) {
         if (r[i])
@@ -80,7 +123,9 @@ Reply submit_batch(Call& c) {
         else
             items.push_back({names[i], std::nullopt, {r[i].error().message, r[i].error().code}});
     }
-    co_return json_response(200, wire::batch_json(items));
+    ServerResponse res = json_response(200, wire::batch_json(items));
+    c.idem.finish(ticket, res);
+    co_return res;
 }
 
 Reply list_jobs(Call& c) {

@@ -46,6 +46,11 @@ public:
     void save_lockout(std::string_view key, TimePoint until) override;
     TimePoint lockout(std::string_view key) override;
 
+    std::optional<ports::RememberedAnswer> find_answer(std::string_view key,
+                                                       std::int64_t since_ms) override;
+    void remember_answer(std::string_view key, const ports::RememberedAnswer& a,
+                         std::int64_t forget_before_ms) override;
+
 private:
     struct Parts;
     explicit SqliteQueueStore(std::unique_ptr<Parts> parts);
