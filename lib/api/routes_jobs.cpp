@@ -95,27 +95,45 @@ std::optional<ServerResponse> check_all(Call& c, const std::vector<ports::Submit
     return json_response(refused ? 422 : 200, body);
 }
 
-}  // namespace
-
-// Many images with shared fields in one request (genqctl submit sends its files this way):
-// one answer per image, in order, each a job or an error.
-Reply submit_batch(Call& c) {
-    if (!is_multipart(c.req))
-        co_return json_error(415, "unsupported_media_type",
-                             "POST /v1/jobs/batch takes multipart/form-data with `image` files");
-    auto form = read_form(c.req, false);
-    if (!form) co_return from_error(form.error());
-    if (form->images.empty())
-        co_return json_error(422, "invalid_image", "image: missing (at least one file)");
+// What a batch request asks for, or the answer when it is not to be queued (a bad form, a
+// refusal of an all-or-nothing batch, a check, an idempotent replay). Plain code: the coroutine
+// below stays a straight line (GCC 12 and coroutines, see TOOLCHAIN.md).
+struct BatchPlan {
+    std::optional<ServerResponse> answer;
+    std::vector<ports::SubmitRequest> reqs;
     std::vector<std::string> names;
-    for (const auto& image : form->images) names.push_back(image.second);
-    std::vector<ports::SubmitRequest> reqs = requests_of(*form);
+    Idempotency::Ticket ticket;
+};
+
+BatchPlan plan_batch(Call& c) {
+    BatchPlan plan;
+    if (!is_multipart(c.req)) {
+        plan.answer = json_error(415, "unsupported_media_type",
+                                 "POST /v1/jobs/batch takes multipart/form-data with `image` files");
+        return plan;
+    }
+    auto form = read_form(c.req, false);
+    if (!form) {
+        plan.answer = from_error(form.error());
+        return plan;
+    }
+    if (form->images.empty()) {
+        plan.answer = json_error(422, "invalid_image", "image: missing (at least one file)");
+        return plan;
+    }
+    for (const auto& image : form->images) plan.names.push_back(image.second);
+    plan.reqs = requests_of(*form);
     bool dry_run = c.req.query_param("check") == "1";
-    if (dry_run || c.req.query_param("all_or_nothing") == "1")
-        if (auto refusal = check_all(c, reqs, names, dry_run)) co_return *refusal;
-    Idempotency::Ticket ticket = c.idem.begin(c.req, reqs);
-    if (ticket.answer) co_return *ticket.answer;
-    SubmitBatcher::Results r = co_await c.batcher.submit(std::move(reqs));
+    if (dry_run || c.req.query_param("all_or_nothing") == "1") {
+        plan.answer = check_all(c, plan.reqs, plan.names, dry_run);
+        if (plan.answer) return plan;
+    }
+    plan.ticket = c.idem.begin(c.req, plan.reqs);
+    plan.answer = plan.ticket.answer;
+    return plan;
+}
+
+ServerResponse batch_answer(const SubmitBatcher::Results& r, const std::vector<std::string>& names) {
     std::vector<wire::BatchItem> items;
     for (std::size_t i = 0; i < r.size(); ++i) {
         if (r[i])
@@ -123,8 +141,19 @@ Reply submit_batch(Call& c) {
         else
             items.push_back({names[i], std::nullopt, {r[i].error().message, r[i].error().code}});
     }
-    ServerResponse res = json_response(200, wire::batch_json(items));
-    c.idem.finish(ticket, res);
+    return json_response(200, wire::batch_json(items));
+}
+
+}  // namespace
+
+// Many images with shared fields in one request (genqctl submit sends its files this way):
+// one answer per image, in order, each a job or an error.
+Reply submit_batch(Call& c) {
+    BatchPlan plan = plan_batch(c);
+    if (plan.answer) co_return *plan.answer;
+    SubmitBatcher::Results r = co_await c.batcher.submit(std::move(plan.reqs));
+    ServerResponse res = batch_answer(r, plan.names);
+    c.idem.finish(plan.ticket, res);
     co_return res;
 }
 

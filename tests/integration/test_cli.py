@@ -10,6 +10,7 @@ import pty
 import re
 import select
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -269,6 +270,62 @@ def test_path_keeps_its_file_name(tmp):
         assert "~" in line, line  # cut from the left
 
 
+class Sse:
+    """A raw subscriber of /v1/events: connected (its hello read) when constructed."""
+
+    def __init__(self, d, last_event_id=None, timeout=30):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(d.socket)
+        extra = "Last-Event-ID: %s\r\n" % last_event_id if last_event_id else ""
+        self.sock.sendall(("GET /v1/events HTTP/1.1\r\nHost: x\r\n%s\r\n" % extra).encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:  # the response header
+            chunk = self.sock.recv(65536)
+            assert chunk, "no answer"
+            self.buf += chunk
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200") and b"chunked" not in head.lower(), head
+        assert self.next()[1] == "hello"
+
+    def next(self):
+        """The next event: (id, name, data)."""
+        while True:
+            while b"\n\n" in self.buf:
+                frame, self.buf = self.buf.split(b"\n\n", 1)
+                fields = {}
+                for line in frame.decode().splitlines():
+                    if ":" in line and not line.startswith(":"):
+                        k, v = line.split(":", 1)
+                        fields[k] = v.strip()
+                if "event" in fields:
+                    return fields.get("id"), fields["event"], json.loads(fields.get("data", "{}"))
+            chunk = self.sock.recv(65536)
+            assert chunk, "stream ended"
+            self.buf += chunk
+
+    def close(self):
+        self.sock.close()
+
+
+def test_sse_ids_and_resume(tmp):
+    with Genqd(tmp / "d", None) as d:
+        d.ctl("pause", check=0)
+        ids = d.submit(write_images(tmp / "in", 2))
+        live = Sse(d)
+        d.ctl("cancel", ids[0], check=0)
+        d.ctl("cancel", ids[1], check=0)
+        got = [live.next(), live.next()]
+        live.close()
+        assert [g[2]["id"] for g in got] == ids and all(g[2]["state"] == "canceled" for g in got)
+        assert all(g[0] and "-" in g[0] for g in got), got
+        # Reconnecting with the first one's id: the second is replayed after the hello.
+        resumed = Sse(d, last_event_id=got[0][0])
+        again = resumed.next()
+        resumed.close()
+        assert again[0] == got[1][0] and again[2]["id"] == ids[1], (again, got)
+
+
 def test_operations(tmp):
     # --check-config with no file says so.
     env = {k: v for k, v in os.environ.items() if not k.startswith("GENQ_")}
@@ -311,4 +368,5 @@ if __name__ == "__main__":
     run_tests([test_global_options_version_help, test_prefixes_in_either_case,
                test_submit_all_or_nothing_and_skip_bad, test_idempotency_keys,
                test_wait_timeout_and_json_documents, test_terminal_progress_and_colour,
-               test_path_keeps_its_file_name, test_operations])
+               test_path_keeps_its_file_name, test_sse_ids_and_resume,
+               test_operations])
