@@ -291,7 +291,11 @@ WaitResult wait_for_jobs(Ctl& ctl, const std::vector<std::string>& given, double
     {
         Ticker ticker(progress, ctl, timeout, terminal);
         {
+            // The reasons of queued jobs need the daemon's state (read once; the live view
+            // reads it again every second).
+            auto status = wire::parse_status(ctl.call_json("GET", "/v1/status"));
             std::lock_guard lk(progress.mu);
+            if (status) progress.set_status(std::move(*status));
             for (const auto& j : first) progress.update(j);
         }
         done = follow_events(ctl, ids, progress);

@@ -165,13 +165,16 @@ std::string wait_words(const genq::Job& job, const genq::ports::StatusView* stat
     if (job.wait_reason == "backoff")
         return "backoff after an error, retry at " +
                local_time(std::llround(job.not_before_s * 1000));
-    if (!job.wait_reason.empty()) return job.wait_reason;
     if (mine && mine->state != "active") return "key " + key + " is " + mine->state;
     if (status && !any_usable) {
+        std::string why;
         for (const auto& k : status->keys)
-            if (k.locked_until > 0) return "no key usable: " + locked(k);
-        return "no key with budget";
+            why += (why.empty() ? "" : ", ") +
+                   (k.locked_until > 0 ? locked(k) : "key " + k.name + " " + k.state);
+        if (why.empty()) return "no key with budget";
+        return "no usable key (" + why.substr(4) + ")";  // without the first "key "
     }
+    if (!job.wait_reason.empty()) return job.wait_reason;
     return "next in line";
 }
 

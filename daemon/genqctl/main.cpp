@@ -21,7 +21,10 @@ void add_help(CLI::App& app, genqctl::Runner& run) {
     cmd->callback([&app, &run, topic] {
         run = [&app, topic] {
             if (topic->empty()) {
-                std::fputs(app.help().c_str(), stdout);
+                // app.help() would show the help of the command parsed last: "help" itself.
+                std::fputs(app.get_formatter()->make_help(&app, "genqctl", CLI::AppFormatMode::Normal)
+                               .c_str(),
+                           stdout);
                 return int{genqctl::kOk};
             }
             for (auto* sub : app.get_subcommands({}))
