@@ -14,6 +14,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import tempfile
 import termios
 import time
 from pathlib import Path
@@ -331,11 +332,20 @@ def test_sse_ids_and_resume(tmp):
 
 def test_operations(tmp):
     # --check-config with no file says so.
+    # (as an unprivileged user when run as root: root reads /etc/genq/genq.toml, which a machine
+    # may have)
+    home = Path(tempfile.mkdtemp(prefix="genq-home-"))
+    os.chmod(home, 0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GENQ_")}
-    env.update(HOME=str(tmp), XDG_CONFIG_HOME=str(tmp / "xdg"), STABILITY_API_KEY="sk-test")
-    r = subprocess.run([str(BIN_DIR / "genqd"), "--check-config"], capture_output=True, text=True,
-                       env=env, timeout=30)
-    assert r.returncode == 0 and "no configuration file; defaults" in r.stdout, r
+    env.pop("INVOCATION_ID", None)
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "xdg"), STABILITY_API_KEY="sk-test")
+    as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] \
+        if os.geteuid() == 0 else []
+    r = subprocess.run(as_user + [str(BIN_DIR / "genqd"), "--check-config"], capture_output=True,
+                       text=True, env=env, timeout=30)
+    shutil.rmtree(home, ignore_errors=True)
+    assert r.returncode == 0 and "no configuration file (looked for " in r.stdout, r
+    assert "; defaults" in r.stdout, r
     with Genqd(tmp / "d", None) as d:
         # Every series exists at 0 from the start.
         metrics = d.request("GET", "/metrics")[1].decode()
