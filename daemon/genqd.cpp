@@ -1,6 +1,8 @@
 // genqd: the daemon's entry point. Parses the command line, loads and validates the
 // configuration, then hands over to genq::app::run_daemon. It never forks.
 #include <CLI/CLI.hpp>
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "app/config_check.hpp"
@@ -58,8 +60,11 @@ int main(int argc, char** argv) {
     if (!load.problems.empty()) return report_problems(load.problems);
     if (check_only) {
         if (check_secrets(load.config, env) > 0) return 2;
-        std::printf("%s: configuration is valid\n",
-                    where.path.empty() ? "(defaults)" : where.path.c_str());
+        if (where.path.empty() || ::access(where.path.c_str(), F_OK) != 0)
+            std::printf("no configuration file%s; defaults: configuration is valid\n",
+                        where.path.empty() ? "" : (" (looked for " + where.path + ")").c_str());
+        else
+            std::printf("%s: configuration is valid\n", where.path.c_str());
         return 0;
     }
     genq::setup_logging(load.config.log_level, load.config.log_format, genq::under_journald());

@@ -18,6 +18,8 @@ GENQ_PACKAGES=(
   systemd-container debootstrap wget
   # The shared store's tests start their own PostgreSQL 15 server (section 11).
   postgresql
+  # promtool checks contrib/'s alert rules and genqd's /metrics (tests/integration/test_cli.py).
+  prometheus
 )
 # npm comes with nodejs from some sources (NodeSource); Debian packages it apart.
 command -v npm >/dev/null 2>&1 || GENQ_PACKAGES+=(npm)

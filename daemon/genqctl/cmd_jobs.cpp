@@ -25,7 +25,7 @@ int act_on_each(Ctl& ctl, const std::vector<std::string>& ids, const std::string
         out.push_back(j);
         auto job = genq::api::wire::parse_job(j);
         if (!ctl.json)
-            std::printf("%s %s\n", id.c_str(),
+            std::printf("%s %s\n", job ? job->id.c_str() : id.c_str(),
                         job ? std::string(genq::to_string(job->state)).c_str() : "?");
     }
     if (ctl.json) std::printf("%s\n", out.dump(2).c_str());
@@ -38,12 +38,18 @@ int run_output(Ctl& ctl, const std::string& id, const std::string& file) {
     if (file.empty() || file == "-") {
         if (stdout_is_tty())
             throw ExitError{kUsage, "refusing to write binary output to a terminal; use -o FILE"};
+        if (ctl.json)
+            throw ExitError{kUsage, "--json and output to stdout do not mix; use -o FILE"};
         std::fwrite(r.body.data(), 1, r.body.size(), stdout);
         return kOk;
     }
     auto st = genq::write_file_durably(file, r.body);
     if (!st) throw ExitError{kFailed, st.error().message};
-    if (!ctl.json) std::fprintf(stderr, "wrote %zu bytes to %s\n", r.body.size(), file.c_str());
+    if (ctl.json)
+        print_json({{"id", id}, {"file", file}, {"bytes", r.body.size()},
+                    {"content_type", std::string(genq::net::find_header(r.headers, "content-type"))}});
+    else
+        std::fprintf(stderr, "wrote %zu bytes to %s\n", r.body.size(), file.c_str());
     return kOk;
 }
 
@@ -55,7 +61,7 @@ int run_events(Ctl& ctl, const std::string& id) {
     }
     std::vector<std::vector<std::string>> rows;
     for (const auto& e : parsed(genq::api::wire::parse_events(j)))
-        rows.push_back({genq::iso8601_ms(e.at), e.from_state.empty() ? "-" : e.from_state,
+        rows.push_back({local_time(e.at), e.from_state.empty() ? "-" : e.from_state,
                         e.to_state, e.detail});
     print_table({"AT", "FROM", "TO", "DETAIL"}, rows);
     return kOk;
@@ -70,7 +76,7 @@ void add_job_actions(CLI::App& app, Ctl& ctl, Runner& run) {
             app.add_subcommand(action, std::string(action) == "cancel"
                                            ? "cancel jobs (a running generation is abandoned)"
                                            : "requeue failed or canceled jobs");
-        cmd->add_option("ids", *ids, "job ids")->required();
+        cmd->add_option("ids", *ids, "job ids (any unique prefix)")->required();
         std::string name = action;
         cmd->callback([&ctl, &run, ids, name] {
             run = [&ctl, ids, name] { return act_on_each(ctl, *ids, name); };

@@ -1,4 +1,5 @@
 // genqctl status [ID]: the daemon's summary, or one job.
+#include <algorithm>
 #include <cstdio>
 
 #include <cmath>
@@ -14,14 +15,14 @@ namespace wire = genq::api::wire;
 std::string dash(const std::string& s) { return s.empty() ? "-" : s; }
 // Numbers as the JSON shows them (1.0 stays "1.0").
 std::string number(const nlohmann::json& v) { return v.dump(); }
-std::string when(std::int64_t ms) { return genq::iso8601_ms(ms); }
+std::string when(std::int64_t ms) { return local_time(ms); }
 
-void print_job(const genq::Job& j) {
+void print_job(const genq::Job& j, const genq::ports::StatusView* status) {
     auto row = [](const char* k, const std::string& v) { std::printf("%-14s %s\n", k, v.c_str()); };
     row("id", j.id);
     row("kind", j.kind);
-    row("state", std::string(genq::to_string(j.state)));
-    if (!j.wait_reason.empty()) row("waiting for", j.wait_reason);
+    row("state", state_colour(std::string(genq::to_string(j.state))));
+    if (j.state == genq::JobState::queued) row("waiting", wait_words(j, status));
     row("input", j.input_name + " (" + std::to_string(j.input_width) + "x" +
                      std::to_string(j.input_height) + ", " + std::to_string(j.input_bytes) +
                      " bytes)");
@@ -42,8 +43,13 @@ void print_job(const genq::Job& j) {
 void print_summary(const genq::ports::StatusView& s) {
     std::printf("genqd %s, up %s s%s\n", s.version.c_str(), number(s.uptime_s).c_str(),
                 s.paused ? ", submissions PAUSED" : "");
+    // In the order of a job's life, not alphabetical.
+    std::vector<std::pair<std::string, std::int64_t>> by_life(s.counts.begin(), s.counts.end());
+    std::stable_sort(by_life.begin(), by_life.end(), [](const auto& a, const auto& b) {
+        return lifecycle_rank(a.first) < lifecycle_rank(b.first);
+    });
     std::string counts;
-    for (const auto& [state, n] : s.counts)
+    for (const auto& [state, n] : by_life)
         counts += (counts.empty() ? "" : ", ") + state + " " + std::to_string(n);
     std::printf("jobs: %s\n", counts.c_str());
     if (s.daily_credits > 0) {
@@ -65,6 +71,14 @@ void print_summary(const genq::ports::StatusView& s) {
                 rows);
 }
 
+// A queued job's reason needs the daemon's state as well.
+void show_job(Ctl& ctl, const genq::Job& j) {
+    std::optional<genq::ports::StatusView> status;
+    if (j.state == genq::JobState::queued)
+        status = parsed(wire::parse_status(ctl.call_json("GET", "/v1/status")));
+    print_job(j, status ? &*status : nullptr);
+}
+
 }  // namespace
 
 void add_status(CLI::App& app, Ctl& ctl, Runner& run) {
@@ -80,7 +94,7 @@ void add_status(CLI::App& app, Ctl& ctl, Runner& run) {
             else if (id->empty())
                 print_summary(parsed(wire::parse_status(j)));
             else
-                print_job(parsed(wire::parse_job(j)));
+                show_job(ctl, parsed(wire::parse_job(j)));
             return kOk;
         };
     });

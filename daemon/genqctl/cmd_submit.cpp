@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <variant>
 
 #include "core/files.hpp"
 #include "ctl.hpp"
@@ -19,27 +20,37 @@ struct SubmitOptions {
     std::string mask;
     std::optional<int> priority;
     std::string key;
+    std::string idempotency_key;
+    bool skip_bad = false;
     bool wait = false;
     double timeout = 0;
 };
 
 constexpr std::size_t kMaxImage = 64 * 1024 * 1024;
 
-// Patterns the shell did not expand (quoted, or from scripts) are expanded here.
-std::vector<std::string> expand(const std::vector<std::string>& args) {
-    std::vector<std::string> out;
+// An argument, expanded: the shell did not expand quoted patterns (or scripts pass them as is).
+struct Arg {
+    std::string given;
+    std::vector<std::string> paths;
+    std::string error;  // a pattern that matched nothing
+};
+
+std::vector<Arg> expand(const std::vector<std::string>& args) {
+    std::vector<Arg> out;
     for (const auto& a : args) {
         struct stat st {};
         if (::stat(a.c_str(), &st) == 0 || a.find_first_of("*?[") == std::string::npos) {
-            out.push_back(a);
+            out.push_back({a, {a}, ""});
             continue;
         }
         glob_t g{};
+        Arg arg{a, {}, ""};
         if (::glob(a.c_str(), 0, nullptr, &g) == 0)
-            for (std::size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+            for (std::size_t i = 0; i < g.gl_pathc; ++i) arg.paths.emplace_back(g.gl_pathv[i]);
         else
-            out.push_back(a);  // reported as missing below
+            arg.error = "no file matches this pattern";
         ::globfree(&g);
+        out.push_back(std::move(arg));
     }
     return out;
 }
@@ -89,60 +100,109 @@ void add_shared_fields(genq::provider::MultipartBuilder& mp, const SubmitOptions
     add_optional(mp, "grow_mask", o.grow_mask);
 }
 
-// One POST /v1/jobs/batch for `inputs`; one outcome per input, in order.
-std::vector<Outcome> submit_batch(Ctl& ctl, const SubmitOptions& o,
-                                  const std::vector<Input>& inputs, const std::string& mask) {
+// One POST /v1/jobs/batch for `inputs`; one outcome per input, in order. `query`: the batch's
+// mode ("all_or_nothing=1", "check=1" or ""); `idem`: its Idempotency-Key ("" = none).
+std::vector<Outcome> submit_batch(Ctl& ctl, const SubmitOptions& o, const std::vector<Input>& inputs,
+                                  const std::string& mask, const std::string& query,
+                                  const std::string& idem) {
     genq::provider::MultipartBuilder mp;
     for (const auto& in : inputs)
         mp.add_file("image", base_name(in.path), "application/octet-stream", in.bytes);
     add_shared_fields(mp, o, mask);
     std::string ct = mp.content_type();
-    auto r = ctl.call("POST", "/v1/jobs/batch", mp.finish(), ct);
+    genq::net::Headers headers;
+    if (!idem.empty()) headers.emplace_back("idempotency-key", idem);
+    auto r = ctl.call("POST", "/v1/jobs/batch" + (query.empty() ? "" : "?" + query), mp.finish(),
+                      ct, headers);
     auto j = nlohmann::json::parse(r.body, nullptr, false);
-    auto results = r.status == 200 ? genq::api::wire::parse_batch(j)
-                                   : genq::Result<std::vector<genq::api::wire::BatchItem>>(
-                                         genq::Error{"refused", Ctl::error_of(r)});
+    // 422 with results: an all-or-nothing batch refused, each file with its reason.
+    bool itemised = r.status == 200 || (r.status == 422 && j.is_object() && j.contains("results"));
+    auto results = itemised ? genq::api::wire::parse_batch(j)
+                            : genq::Result<std::vector<genq::api::wire::BatchItem>>(
+                                  genq::Error{"refused", Ctl::error_of(r)});
     if (results && results->size() != inputs.size())
         results = genq::Error{"bad_answer", "malformed answer"};
     std::vector<Outcome> out;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         Outcome oc{inputs[i].path, "", ""};
-        if (!results) {
-            oc.error = r.status == 200 ? "malformed answer" : results.error().message;
-        } else if (const auto& res = (*results)[i]; res.job) {
+        if (!results)
+            oc.error = itemised ? "malformed answer" : results.error().message;
+        else if (const auto& res = (*results)[i]; res.job)
             oc.id = res.job->id;
-        } else {
-            oc.error = res.error.error.empty() ? "refused" : res.error.error;
-        }
+        else
+            oc.error = res.error.error;  // "" in a check: this file would be accepted
         out.push_back(std::move(oc));
     }
     return out;
 }
 
-// Reads the files and sends them in batches; unreadable files are refused here.
-std::vector<Outcome> submit_all(Ctl& ctl, const SubmitOptions& o, const std::string& mask) {
-    std::vector<Outcome> out;
-    std::vector<Input> batch;
-    std::size_t bytes = 0;
-    auto send = [&] {
-        if (batch.empty()) return;
-        for (auto& oc : submit_batch(ctl, o, batch, mask)) out.push_back(std::move(oc));
-        batch.clear();
-        bytes = 0;
-    };
-    for (const auto& path : expand(o.images)) {
-        auto data = genq::read_file(path, kMaxImage);
-        if (!data) {
-            send();  // keeps the outcomes in the order of the arguments
-            out.push_back({path, "", data.error().message});
-            continue;
+// The files, read; what cannot be read (or a pattern that matched nothing) is refused here.
+std::vector<std::variant<Input, Outcome>> read_inputs(const std::vector<std::string>& args) {
+    std::vector<std::variant<Input, Outcome>> out;
+    for (const auto& arg : expand(args)) {
+        if (!arg.error.empty()) out.emplace_back(Outcome{arg.given, "", arg.error});
+        for (const auto& path : arg.paths) {
+            auto data = genq::read_file(path, kMaxImage);
+            if (data)
+                out.emplace_back(Input{path, std::move(*data)});
+            else
+                out.emplace_back(Outcome{path, "", data.error().message});
         }
-        if (!batch.empty() && (batch.size() >= kBatchFiles || bytes + data->size() > kBatchBytes))
-            send();
-        bytes += data->size();
-        batch.push_back({path, std::move(*data)});
     }
-    send();
+    return out;
+}
+
+// Consecutive inputs cut into requests of at most kBatchFiles files and kBatchBytes bytes.
+std::vector<std::vector<Input>> batches_of(std::vector<Input> inputs) {
+    std::vector<std::vector<Input>> out(1);
+    std::size_t bytes = 0;
+    for (auto& in : inputs) {
+        if (!out.back().empty() &&
+            (out.back().size() >= kBatchFiles || bytes + in.bytes.size() > kBatchBytes)) {
+            out.emplace_back();
+            bytes = 0;
+        }
+        bytes += in.bytes.size();
+        out.back().push_back(std::move(in));
+    }
+    if (out.back().empty()) out.pop_back();
+    return out;
+}
+
+// The key of the n-th request of one submit: the user's key for a single request, and derived
+// ones when the files need several, so a repeated command repeats every request.
+std::string idem_for(const SubmitOptions& o, std::size_t n, std::size_t total) {
+    if (o.idempotency_key.empty() || total == 1) return o.idempotency_key;
+    return o.idempotency_key + "#" + std::to_string(n + 1);
+}
+
+// SPEC §6: all or nothing unless --skip-bad. Every file is checked before any is queued: local
+// refusals first, then genqd's check of every request (only needed when there are several; a
+// single request is itself all or nothing).
+std::vector<Outcome> submit_all(Ctl& ctl, const SubmitOptions& o, const std::string& mask) {
+    std::vector<Outcome> refused, out;
+    std::vector<Input> inputs;
+    for (auto& v : read_inputs(o.images)) {
+        if (auto* oc = std::get_if<Outcome>(&v))
+            refused.push_back(*oc);
+        else
+            inputs.push_back(std::move(std::get<Input>(v)));
+    }
+    if (!o.skip_bad && !refused.empty()) return refused;  // nothing sent
+    auto batches = batches_of(std::move(inputs));
+    if (!o.skip_bad && batches.size() > 1) {
+        std::vector<Outcome> checked;
+        for (const auto& b : batches)
+            for (auto& oc : submit_batch(ctl, o, b, mask, "check=1", ""))
+                if (!oc.error.empty()) checked.push_back(std::move(oc));
+        if (!checked.empty()) return checked;
+    }
+    for (std::size_t i = 0; i < batches.size(); ++i)
+        for (auto& oc : submit_batch(ctl, o, batches[i], mask,
+                                     o.skip_bad ? "" : "all_or_nothing=1",
+                                     idem_for(o, i, batches.size())))
+            out.push_back(std::move(oc));
+    for (auto& oc : refused) out.push_back(std::move(oc));
     return out;
 }
 
@@ -155,22 +215,41 @@ int run_submit(Ctl& ctl, const SubmitOptions& o) {
     }
     std::vector<std::string> ids;
     nlohmann::json out = nlohmann::json::array();
+    auto outcomes = submit_all(ctl, o, mask);
     int refused = 0;
-    for (const auto& oc : submit_all(ctl, o, mask)) {
+    for (const auto& oc : outcomes) {
         if (!oc.error.empty()) {
-            std::fprintf(stderr, "genqctl: %s: %s\n", oc.path.c_str(), oc.error.c_str());
-            out.push_back({{"file", oc.path}, {"error", oc.error}});
             ++refused;
+            out.push_back({{"file", oc.path}, {"error", oc.error}});
+            if (o.skip_bad && !ctl.json)
+                std::printf("%s\terror: %s\n", oc.path.c_str(), oc.error.c_str());
+            else
+                std::fprintf(stderr, "genqctl: %s: %s\n", oc.path.c_str(), oc.error.c_str());
             continue;
         }
         ids.push_back(oc.id);
         out.push_back({{"file", oc.path}, {"id", oc.id}});
-        if (!ctl.json) std::printf("%s\n", oc.id.c_str());
+        if (ctl.json) continue;
+        if (o.skip_bad)
+            std::printf("%s\t%s\n", oc.path.c_str(), oc.id.c_str());
+        else
+            std::printf("%s\n", oc.id.c_str());
     }
-    if (ctl.json) std::printf("%s\n", out.dump(2).c_str());
+    if (refused && !o.skip_bad && ids.empty() && !ctl.json)
+        std::fprintf(stderr, "genqctl: %d of %zu refused; nothing queued\n", refused,
+                     outcomes.size());
     std::fflush(stdout);
-    int rc = refused ? kFailed : kOk;
-    if (o.wait && !ids.empty()) rc = std::max(rc, wait_for_jobs(ctl, ids, o.timeout));
+    // --skip-bad: the good files are what was asked for; nothing queued at all is a failure.
+    int rc = refused && (!o.skip_bad || ids.empty()) ? kFailed : kOk;
+    if (o.wait && !ids.empty()) {
+        WaitResult w = wait_for_jobs(ctl, ids, o.timeout, !ctl.json);
+        rc = std::max(rc, w.code);
+        for (auto& item : out)
+            if (item.contains("id"))
+                if (auto it = w.jobs.find(item["id"].get<std::string>()); it != w.jobs.end())
+                    item["job"] = it->second;
+    }
+    if (ctl.json) print_json(out);
     return rc;
 }
 
@@ -180,6 +259,10 @@ void add_submit(CLI::App& app, Ctl& ctl, Runner& run) {
     auto o = std::make_shared<SubmitOptions>();
     auto* cmd = app.add_subcommand("submit", "queue one job per image; prints one id per line");
     cmd->add_option("images", o->images, "image files (globs allowed)")->required();
+    cmd->add_option("--idempotency-key", o->idempotency_key,
+                    "a repeat with the same key within 24 h queues nothing new");
+    cmd->add_flag("--skip-bad", o->skip_bad,
+                  "queue the good files when some are refused; print FILE<TAB>ID or error");
     cmd->add_option("--kind", o->kind, "operation (default video)");
     cmd->add_option("--seed", o->seed, "0..4294967294, 0 = random");
     cmd->add_option("--cfg-scale", o->cfg_scale, "0..10");

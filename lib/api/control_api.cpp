@@ -134,7 +134,16 @@ bool is_multipart(const ServerRequest& req) {
     return req.header("content-type").find("multipart/form-data") != std::string_view::npos;
 }
 
-ControlApi::ControlApi(ApiContext ctx) : ctx_(std::move(ctx)), batcher_(ctx_.intake, ctx_.defer) {}
+std::string content_disposition(std::string_view disposition, const std::string& path) {
+    std::string file = path.substr(path.find_last_of('/') + 1);  // npos + 1 == 0
+    for (auto& ch : file)
+        if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f ||
+            ch == '"' || ch == '\\')
+            ch = '_';
+    return std::string(disposition) + "; filename=\"" + file + "\"";
+}
+
+ControlApi::ControlApi(ApiContext ctx) : ctx_(std::move(ctx)), batcher_(ctx_.intake, ctx_.defer), idem_(ctx_.answers) {}
 
 net::Awaitable<ServerResponse> ControlApi::handle(const ServerRequest& req) {
     if (req.method == "POST" && cross_site(req))
@@ -145,8 +154,22 @@ net::Awaitable<ServerResponse> ControlApi::handle(const ServerRequest& req) {
         if (!method_matches(route, req.method)) continue;
         auto args = match(route.pattern, parts);
         if (!args) continue;
-        Call call{ctx_, batcher_, req, std::move(*args)};
+        Call call{ctx_, batcher_, idem_, req, std::move(*args)};
         ServerResponse res = co_await route.handler(call);
+        co_return res;
+    }
+    // The path exists with other methods: 405 with the ones it takes (RFC 9110 §15.5.6).
+    std::string allow;
+    for (const Route& route : kRoutes) {
+        if (!match(route.pattern, parts)) continue;
+        std::string m(route.method);
+        if (allow.find(m) == std::string::npos) allow += (allow.empty() ? "" : ", ") + m;
+        if (route.head && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
+    }
+    if (!allow.empty()) {
+        ServerResponse res = json_error(
+            405, "method_not_allowed", req.method + " " + req.path + " is not allowed; use " + allow);
+        res.headers.emplace_back("allow", allow);
         co_return res;
     }
     co_return json_error(404, "not_found", "no route for " + req.method + " " + req.path);

@@ -5,11 +5,13 @@
 #pragma once
 #include <string>
 
+#include "api/idempotency.hpp"
 #include "api/submit_batcher.hpp"
 #include "core/result.hpp"
 #include "net/http_server.hpp"
 #include "ports/control.hpp"
 #include "ports/counters.hpp"
+#include "ports/idempotency.hpp"
 #include "ports/intake.hpp"
 #include "ports/job_reader.hpp"
 
@@ -18,6 +20,7 @@ namespace genq::api {
 struct ApiContext {
     ports::Intake& intake;
     ports::JobReader& jobs;
+    ports::IdempotencyLog& answers;  // Idempotency-Key answers (the store)
     ports::Control& control;
     const ports::ProviderCounters& counters;
     std::string output_dir;
@@ -34,6 +37,7 @@ class ControlApi {
   private:
     ApiContext ctx_;
     SubmitBatcher batcher_;
+    Idempotency idem_;
 };
 
 // {"error": message, "code": code} with a status.

@@ -18,6 +18,7 @@ namespace genq::api {
 struct Call {
     ApiContext& ctx;
     SubmitBatcher& batcher;
+    Idempotency& idem;
     const net::ServerRequest& req;
     std::vector<std::string> args;  // the {captures} of the route's pattern, in order
 };
@@ -33,6 +34,8 @@ net::ServerResponse from_error(const Error& e);
 std::optional<long long> parse_int(std::string_view s);
 std::string content_type_for(const std::string& path);
 bool is_multipart(const net::ServerRequest& req);
+// `disposition; filename="<file name of path>"` (bytes a header cannot carry become '_').
+std::string content_disposition(std::string_view disposition, const std::string& path);
 
 // ---- /v1/jobs (routes_jobs.cpp) ----------------------------------------------------------------
 Reply submit_job(Call& c);    // POST /v1/jobs

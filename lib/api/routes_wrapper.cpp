@@ -32,15 +32,19 @@ Reply wrapper_submit(Call& c) {
         co_return wrapper_error(400, "Expected multipart/form-data with an image file");
     auto reqs = read_single(c.req, true);
     if (!reqs) co_return wrapper_error(400, reqs.error().message);
+    Idempotency::Ticket ticket = c.idem.begin(c.req, *reqs);
+    if (ticket.answer) co_return *ticket.answer;
     SubmitBatcher::Results r = co_await c.batcher.submit(std::move(*reqs));
-    if (!r[0])
-        co_return wrapper_error(status_for(r[0].error().code) >= 500 ? 500 : 400,
-                                r[0].error().message);
-    co_return json_response(200, {{"success", true},
-                                  {"id", r[0]->id},
-                                  {"message",
-                                   "Video generation started. Poll for results using the "
-                                   "returned ID."}});
+    ServerResponse res =
+        !r[0] ? wrapper_error(status_for(r[0].error().code) >= 500 ? 500 : 400,
+                              r[0].error().message)
+              : json_response(200, {{"success", true},
+                                    {"id", r[0]->id},
+                                    {"message",
+                                     "Video generation started. Poll for results using the "
+                                     "returned ID."}});
+    c.idem.finish(ticket, res);
+    co_return res;
 }
 
 Reply wrapper_result(Call& c) {
@@ -72,6 +76,7 @@ Reply processed_video(Call& c) {
         co_return wrapper_error(404, "Not found");
     ServerResponse r;
     r.file_path = path;
+    r.headers.emplace_back("content-disposition", content_disposition("inline", path));
     r.content_type = content_type_for(path);
     co_return r;
 }

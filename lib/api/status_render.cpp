@@ -2,25 +2,38 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
 namespace genq::api {
 namespace {
 
 using Counters = ports::ProviderCounters;
+using PerKey = std::map<std::string, std::uint64_t>;
 
-void render_requests(const Counters& c, std::string& out) {
+// Every series exists from the start, at 0 until it counts something: a rate() or an alert on a
+// series that appears only after the first error would miss that first error.
+PerKey with_every_key(PerKey counts, const ports::StatusView& s) {
+    for (const auto& k : s.keys) counts.emplace(k.name, 0);
+    return counts;
+}
+
+void render_requests(const Counters& c, const ports::StatusView& s, std::string& out) {
     out += "# HELP genq_provider_requests_total Requests sent to the provider.\n";
     out += "# TYPE genq_provider_requests_total counter\n";
-    for (const auto& [key, by_class] : c.requests)
+    auto requests = c.requests;
+    for (const auto& k : s.keys)
+        for (const char* cls : {"2xx", "4xx", "5xx", "error"}) requests[k.name].emplace(cls, 0);
+    for (const auto& [key, by_class] : requests)
         for (const auto& [cls, n] : by_class)
             out += fmt::format("genq_provider_requests_total{{key=\"{}\",class=\"{}\"}} {}\n", key,
                                cls, n);
     out += "# HELP genq_provider_rate_limited_total 429 answers.\n";
     out += "# TYPE genq_provider_rate_limited_total counter\n";
-    for (const auto& [key, n] : c.rate_limited)
+    for (const auto& [key, n] : with_every_key(c.rate_limited, s))
         out += fmt::format("genq_provider_rate_limited_total{{key=\"{}\"}} {}\n", key, n);
     out += "# HELP genq_key_lockouts_total Lock-outs started after a 429.\n";
     out += "# TYPE genq_key_lockouts_total counter\n";
-    for (const auto& [key, n] : c.lockouts)
+    for (const auto& [key, n] : with_every_key(c.lockouts, s))
         out += fmt::format("genq_key_lockouts_total{{key=\"{}\"}} {}\n", key, n);
     out += "# HELP genq_polls_total Result polls sent.\n# TYPE genq_polls_total counter\n";
     out += fmt::format("genq_polls_total {}\n", c.polls);
@@ -42,7 +55,10 @@ void render_latency(const Counters& c, std::string& out) {
 
 void render_live(const ports::StatusView& s, std::string& out) {
     out += "# HELP genq_jobs Jobs by state.\n# TYPE genq_jobs gauge\n";
-    for (const auto& [state, n] : s.counts)
+    auto counts = s.counts;
+    for (const char* st : {"queued", "submitting", "running", "succeeded", "failed", "canceled"})
+        counts.emplace(st, 0);
+    for (const auto& [state, n] : counts)
         out += fmt::format("genq_jobs{{state=\"{}\"}} {}\n", state, n);
     out += "# HELP genq_key_requests_in_window Requests of the key in the current window.\n";
     out += "# TYPE genq_key_requests_in_window gauge\n";
@@ -59,7 +75,7 @@ void render_live(const ports::StatusView& s, std::string& out) {
 
 std::string render_metrics(const ports::StatusView& status, const ports::ProviderCounters& c) {
     std::string out;
-    render_requests(c, out);
+    render_requests(c, status, out);
     render_latency(c, out);
     render_live(status, out);
     return out;

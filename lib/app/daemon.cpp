@@ -179,7 +179,8 @@ private:
         auto defer = [this](std::function<void()> f) { asio::post(io_, std::move(f)); };
         control_ = std::make_unique<EngineControl>(*engine_, [this] { return reload(); });
         api_ = std::make_unique<api::ControlApi>(
-            api::ApiContext{*intake_, *store_, *control_, metrics_, config_.output_dir, defer});
+            api::ApiContext{*intake_, *store_, *store_, *control_, metrics_, config_.output_dir,
+                            defer});
         if (auto st = start_servers(); !st) return st;
         engine_->add_listener([this](const Job& job, JobState from,
                                      const std::string& detail) {
@@ -260,13 +261,35 @@ private:
         }
         set_log_level(load.config.log_level);
         engine_->configure(std::move(*settings));
-        load.config.state_dir = config_.state_dir;  // moving the database needs a restart
-        load.config.store = config_.store;          // so does changing the store
+        keep_restart_only(load.config);
+        load.config.store = config_.store;  // changing the store needs a restart too
         config_ = std::move(load.config);
         api_->set_output_dir(config_.output_dir);
         watcher_->configure(config_.watches);
         spdlog::info("configuration reloaded from {}", where_.path);
         return ok_status();
+    }
+
+    // What the running daemon cannot change in place (its database, its sockets) is refused
+    // explicitly, one warning per key, and keeps its running value until a restart.
+    void keep_restart_only(Config& next) {
+        auto keep = [](const char* name, auto& now, const auto& running, const std::string& shown,
+                       const std::string& wanted) {
+            if (now == running) return;
+            spdlog::warn("reload: {} changed (\"{}\" -> \"{}\"): not applied, needs a restart; "
+                         "keeping \"{}\"",
+                         name, shown, wanted, shown);
+            now = running;
+        };
+        keep("state_dir", next.state_dir, config_.state_dir, config_.state_dir, next.state_dir);
+        keep("socket", next.socket, config_.socket, config_.socket, next.socket);
+        keep("socket_group", next.socket_group, config_.socket_group, config_.socket_group,
+             next.socket_group);
+        keep("socket_mode", next.socket_mode, config_.socket_mode,
+             std::to_string(config_.socket_mode), std::to_string(next.socket_mode));
+        keep("[http] listen", next.http.listen, config_.http.listen, config_.http.listen,
+             next.http.listen);
+        keep("[http] token", next.http.token, config_.http.token, "(hidden)", "(hidden)");
     }
 
     void wait_signals() {

@@ -213,6 +213,15 @@ struct State {
     std::vector<std::string> owned_paths;  // socket files we created, removed at stop()
     std::set<std::shared_ptr<SessionBase>> sessions;
     bool stopped = false;
+    // SSE ids are "<epoch>-<n>": n counts this process's events, the epoch (its start) tells a
+    // reconnecting client's Last-Event-ID from before a restart, which nothing can replay.
+    std::string event_epoch = std::to_string(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    std::uint64_t event_seq = 0;
+    std::deque<std::pair<std::uint64_t, std::string>> recent_events;  // for Last-Event-ID
+    static constexpr std::size_t kRecentEvents = 4096;
 };
 
 using Request = http::request<http::string_body>;
@@ -391,9 +400,22 @@ asio::awaitable<bool> write_raw(State& st, Session<Proto>& s, std::string bytes)
     co_return !ec;
 }
 
+// A client reconnecting with Last-Event-ID gets the events it missed (those still remembered)
+// after the hello, before the live ones.
+void replay_since(State& st, SessionBase& s, const std::string& last_event_id) {
+    auto dash = last_event_id.find('-');
+    if (dash == std::string::npos || last_event_id.substr(0, dash) != st.event_epoch) return;
+    std::uint64_t seen = 0;
+    auto tail = std::string_view(last_event_id).substr(dash + 1);
+    auto [p, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), seen);
+    if (ec != std::errc() || p != tail.data() + tail.size()) return;
+    for (const auto& [seq, frame] : st.recent_events)
+        if (seq > seen) s.events.push_back(frame);
+}
+
 template <class Proto>
 asio::awaitable<void> run_event_stream(State& st, Session<Proto>& s, const ServerResponse& res,
-                                       unsigned version) {
+                                       unsigned version, std::string last_event_id) {
     http::response<http::empty_body> msg{static_cast<http::status>(res.status), version};
     msg.set(http::field::content_type, "text/event-stream");
     msg.set(http::field::cache_control, "no-cache");
@@ -404,6 +426,7 @@ asio::awaitable<void> run_event_stream(State& st, Session<Proto>& s, const Serve
     // client that re-reads state when it sees it cannot miss a transition in between.
     s.subscriber = true;
     if (!res.body.empty()) s.events.push_front(res.body);
+    replay_since(st, s, last_event_id);
     http::response_serializer<http::empty_body> sr(msg);
     s.stream.expires_after(seconds(st.opt.body_timeout));
     auto [ec, n] = co_await http::async_write_header(s.stream, sr, kNoThrow);
@@ -519,7 +542,8 @@ asio::awaitable<bool> serve_one(State& st, Session<Proto>& s, beast::flat_buffer
     ServerResponse res = co_await call_handler(st, req);
     if (s.closed) co_return false;  // the server stopped while the handler waited
     if (res.event_stream) {
-        co_await run_event_stream(st, s, res, version);
+        std::string last_event_id(req.header("last-event-id"));
+        co_await run_event_stream(st, s, res, version, std::move(last_event_id));
         co_return false;
     }
     bool ok = false;
@@ -757,7 +781,11 @@ int ServerImpl::tcp_port() const {
 }
 
 void ServerImpl::publish(const std::string& event, const std::string& data) {
-    std::string frame = sse_frame(event, data);
+    std::uint64_t seq = ++st_->event_seq;
+    std::string frame = "id: " + st_->event_epoch + "-" + std::to_string(seq) + "\n" +
+                        sse_frame(event, data);
+    st_->recent_events.emplace_back(seq, frame);
+    if (st_->recent_events.size() > State::kRecentEvents) st_->recent_events.pop_front();
     for (const auto& s : st_->sessions) {
         if (!s->subscriber || s->closed) continue;
         if (s->events.size() >= st_->opt.sse_queue_limit) {

@@ -415,4 +415,41 @@ TimePoint PgQueueStore::lockout(std::string_view key) {
     return r.rows.empty() ? 0 : pg_real(r.rows[0][0]);
 }
 
+// ---- the poll planner's memory and the idempotency log -----------------------------------------
+
+std::vector<std::pair<std::string, std::string>> PgQueueStore::load_planner_state() {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& row : c_->exec("SELECT kind, state FROM planner_state ORDER BY kind").rows)
+        out.emplace_back(pg_text(row.at(0)), pg_text(row.at(1)));
+    return out;
+}
+
+void PgQueueStore::save_planner_state(std::string_view kind, std::string_view blob) {
+    c_->exec("INSERT INTO planner_state (kind, state, updated_at) VALUES ($1, $2, "
+             "(extract(epoch FROM clock_timestamp()) * 1000)::bigint) ON CONFLICT (kind) DO "
+             "UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+             {std::string(kind), std::string(blob)});
+}
+
+std::optional<ports::RememberedAnswer> PgQueueStore::find_answer(std::string_view key,
+                                                                 std::int64_t since_ms) {
+    auto r = c_->exec(
+        "SELECT request_hash, body, at_ms FROM idempotency WHERE key = $1 AND at_ms >= $2",
+        {std::string(key), pg_param(since_ms)});
+    if (r.rows.empty()) return std::nullopt;
+    const auto& row = r.rows.front();
+    return ports::RememberedAnswer{pg_text(row.at(0)), pg_text(row.at(1)), pg_int(row.at(2))};
+}
+
+void PgQueueStore::remember_answer(std::string_view key, const ports::RememberedAnswer& a,
+                                   std::int64_t forget_before_ms) {
+    PgTransaction tx(*c_);
+    c_->exec("DELETE FROM idempotency WHERE at_ms < $1", {pg_param(forget_before_ms)});
+    c_->exec("INSERT INTO idempotency (key, request_hash, body, at_ms) VALUES ($1, $2, $3, $4) "
+             "ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash, "
+             "body = excluded.body, at_ms = excluded.at_ms",
+             {std::string(key), a.request_hash, a.body, pg_param(a.at_ms)});
+    tx.commit();
+}
+
 }  // namespace genq::store

@@ -73,6 +73,13 @@ public:
     void save_lockout(std::string_view key, TimePoint until) override;
     TimePoint lockout(std::string_view key) override;
 
+    std::vector<std::pair<std::string, std::string>> load_planner_state() override;
+    void save_planner_state(std::string_view kind, std::string_view blob) override;
+    std::optional<ports::RememberedAnswer> find_answer(std::string_view key,
+                                                       std::int64_t since_ms) override;
+    void remember_answer(std::string_view key, const ports::RememberedAnswer& a,
+                         std::int64_t forget_before_ms) override;
+
 private:
     PgQueueStore(std::unique_ptr<PgConnection> c, std::string node, double lease);
     std::unique_ptr<PgConnection> c_;

@@ -15,6 +15,7 @@
 #include "core/clock.hpp"
 #include "core/job.hpp"
 #include "core/result.hpp"
+#include "ports/idempotency.hpp"
 #include "ports/job_reader.hpp"
 #include "store/durability.hpp"
 
@@ -24,7 +25,8 @@ namespace genq::store {
 using ports::JobEvent;
 using ports::JobQuery;
 
-class QueueStore : public ports::JobReader {
+// The idempotency log (find_answer, remember_answer) is the API's port too.
+class QueueStore : public ports::JobReader, public ports::IdempotencyLog {
 public:
     virtual ~QueueStore() = default;
 

@@ -109,4 +109,26 @@ void SqliteQueueStore::save_planner_state(std::string_view kind, std::string_vie
     tx.commit();
 }
 
+std::optional<ports::RememberedAnswer> SqliteQueueStore::find_answer(std::string_view key,
+                                                                     std::int64_t since_ms) {
+    auto st = p_->db->prepare(
+        "SELECT request_hash, body, at_ms FROM idempotency WHERE key=? AND at_ms >= ?");
+    st->bind(1, key).bind(2, since_ms);
+    if (!st->step()) return std::nullopt;
+    return ports::RememberedAnswer{st->text(0), st->text(1), st->int64(2)};
+}
+
+void SqliteQueueStore::remember_answer(std::string_view key, const ports::RememberedAnswer& a,
+                                       std::int64_t forget_before_ms) {
+    Transaction tx(*p_->db);
+    auto prune = p_->db->prepare("DELETE FROM idempotency WHERE at_ms < ?");
+    prune->bind(1, forget_before_ms);
+    prune->run();
+    auto st = p_->db->prepare(
+        "INSERT OR REPLACE INTO idempotency (key, request_hash, body, at_ms) VALUES (?, ?, ?, ?)");
+    st->bind(1, key).bind(2, a.request_hash).bind(3, a.body).bind(4, a.at_ms);
+    st->run();
+    tx.commit();
+}
+
 }  // namespace genq::store

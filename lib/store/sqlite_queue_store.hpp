@@ -48,6 +48,11 @@ public:
     std::vector<std::pair<std::string, std::string>> load_planner_state() override;
     void save_planner_state(std::string_view kind, std::string_view blob) override;
 
+    std::optional<ports::RememberedAnswer> find_answer(std::string_view key,
+                                                       std::int64_t since_ms) override;
+    void remember_answer(std::string_view key, const ports::RememberedAnswer& a,
+                         std::int64_t forget_before_ms) override;
+
 private:
     struct Parts;
     explicit SqliteQueueStore(std::unique_ptr<Parts> parts);

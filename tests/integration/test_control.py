@@ -198,8 +198,15 @@ def test_genqctl_commands(tmp):
     with FakeApi(BIN_DIR, tmp / "api", gen_time=0.3, video_bytes=1000, **FAKE) as api, \
             Genqd(tmp / "d", api) as d:
         imgs = write_images(tmp / "in", 3)
+        # All or nothing (SPEC §6): one missing file and nothing is queued ...
         r = d.ctl("--json", "submit", str(tmp / "in" / "img00*.png"), str(tmp / "nope.png"))
         assert r.returncode == 1 and "nope.png" in r.stderr, r
+        assert json.loads(r.stdout) == [{"file": str(tmp / "nope.png"),
+                                         "error": json.loads(r.stdout)[0]["error"]}], r.stdout
+        # ... unless --skip-bad: the good files are queued, each entry a file and its id or error.
+        r = d.ctl("--json", "submit", "--skip-bad", str(tmp / "in" / "img00*.png"),
+                  str(tmp / "nope.png"))
+        assert r.returncode == 0 and "nope.png" in r.stderr, r
         out = json.loads(r.stdout)
         ids = [o["id"] for o in out if "id" in o]
         assert len(ids) == 3 and out[3]["file"].endswith("nope.png") and out[3]["error"]
@@ -272,7 +279,7 @@ def test_wait_exit_codes_and_timeout(tmp):
         held = d.submit([img])[0]
         t0 = time.monotonic()
         r = d.ctl("wait", held, "--timeout", "1.5")
-        assert r.returncode == 1 and "timed out" in r.stderr, r
+        assert r.returncode == 4 and "timed out" in r.stderr, r
         assert time.monotonic() - t0 < 5
         # submit --wait follows the new job to its end once the queue runs again.
         threading.Timer(1.0, lambda: d.ctl("resume")).start()
