@@ -37,12 +37,15 @@ Job job_of(const std::string& id, const std::string& kind, const std::string& ke
     return j;
 }
 
-// Reads every due balance and answers each with the given credits.
-void read_balances(JobMachine& m, const std::map<std::string, double>& credits, TimePoint now) {
-    for (const auto& b : all_of<SendBalance>(m.dispatch_balances(now))) {
-        REQUIRE(m.may_send(b.request, now));
-        m.on_balance(b.request, credits.at(b.key), now);
+// Reads every due balance and answers each with the given credits; then the clock moves on a
+// second, past the limiter's pacing after those reads (they are requests of their keys).
+void read_balances(JobMachine& m, const std::map<std::string, double>& credits,
+                   ManualClock& clock) {
+    for (const auto& b : all_of<SendBalance>(m.dispatch_balances(clock.now()))) {
+        REQUIRE(m.may_send(b.request, clock.now()));
+        m.on_balance(b.request, credits.at(b.key), clock.now());
     }
+    clock.advance(1);
 }
 
 }  // namespace
@@ -66,7 +69,7 @@ TEST_SUITE("machine.credits") {
         CHECK(m.requests_in_flight() == 0);
         clock.advance(kBalanceEvery - 1);
         CHECK(all_of<SendBalance>(m.dispatch_balances(clock.now())).empty());
-        CHECK(m.next_balance_time(clock.now()) == doctest::Approx(kBalanceEvery));
+        CHECK(m.next_balance_time(clock.now()) == doctest::Approx(clock.now() + 1));
         clock.advance(1);
         CHECK(all_of<SendBalance>(m.dispatch_balances(clock.now())).size() == 2);
     }
@@ -103,6 +106,7 @@ TEST_SUITE("machine.credits") {
         m.on_balance(reads[0].request, 50.0, clock.now());
         m.configure(settings({{"a", 1}}));  // a reload keeps what was read, and reads again
         CHECK(m.balance("a") == doctest::Approx(50.0));
+        clock.advance(1);  // past the pacing after the last read
         CHECK(all_of<SendBalance>(m.dispatch_balances(clock.now())).size() == 1);
     }
 
@@ -110,11 +114,12 @@ TEST_SUITE("machine.credits") {
         JobMachine m{1};
         ManualClock clock;
         m.configure(settings({{"poor", 100}, {"rich", 1}}));
-        read_balances(m, {{"poor", 19.0}, {"rich", 45.0}}, clock.now());
+        read_balances(m, {{"poor", 19.0}, {"rich", 45.0}}, clock);
         std::vector<std::string> keys;
         for (int i = 0; i < 3; ++i) {
             auto o = m.offer({job_of("j" + std::to_string(i), "video")}, clock.now());
             for (const auto& s : all_of<SendSubmit>(o.actions)) keys.push_back(s.key);
+            clock.advance(1);  // past the limiter's pacing
         }
         // 45 credits pay for two 20-credit jobs under way; the third waits, saying why.
         CHECK(keys == std::vector<std::string>{"rich", "rich"});
@@ -138,6 +143,7 @@ TEST_SUITE("machine.credits") {
             if (r.key == "a") m.on_balance(r.request, 3.0, clock.now());
             // b's answer never came: its balance is unknown.
         }
+        clock.advance(1);
         auto o = m.offer({job_of("j1", "video", "a")}, clock.now());
         CHECK(o.placed == 0);
         REQUIRE(all_of<SaveProgress>(o.actions).size() == 1);
@@ -151,7 +157,7 @@ TEST_SUITE("machine.credits") {
         JobMachine m{1};
         ManualClock clock;
         m.configure(settings({{"a", 1}}));
-        read_balances(m, {{"a", 60.0}}, clock.now());
+        read_balances(m, {{"a", 60.0}}, clock);
         Job job = job_of("j1", "upscale");
         auto o = m.offer({job}, clock.now());
         auto sends = all_of<SendSubmit>(o.actions);
@@ -162,8 +168,13 @@ TEST_SUITE("machine.credits") {
         m.on_placed("j1", ok_status(), "/out/j1.png", clock.now());
         CHECK(m.balance("a") == doctest::Approx(35.0));  // upscale costs 25
         // 35 pays for one more upscale, not two under way at once.
+        clock.advance(1);
         o = m.offer({job_of("j2", "upscale"), job_of("j3", "upscale")}, clock.now());
         CHECK(o.placed == 1);
+        auto saved = all_of<SaveProgress>(o.actions);
+        REQUIRE(saved.size() == 1);
+        CHECK(saved[0].job.id == "j3");
+        CHECK(saved[0].job.wait_reason == "credits");
     }
 }
 
