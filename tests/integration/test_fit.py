@@ -16,7 +16,7 @@ INPUTS = [("photo.jpg", (4000, 3000), (1024, 576)), ("tall.png", (500, 900), (57
 
 def make_inputs(directory):
     directory.mkdir(parents=True, exist_ok=True)
-    subprocess.run([str(BIN_DIR / "genq_fit_bench"), "--write", str(directory)], check=True)
+    subprocess.run([str(BIN_DIR / "tests" / "genq_fit_bench"), "--write", str(directory)], check=True)
     return {name: directory / name for name, _, _ in INPUTS}
 
 

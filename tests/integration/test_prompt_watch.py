@@ -53,8 +53,12 @@ def test_one_job_per_line_once(tmp):
             (inbox / "prompts.txt").write_text("a moon\n" + "x" * 10001 + "\na lighthouse\n\n"
                                                "a fox\na lighthouse\n")
             jobs = wait_jobs(d, 4)
-            new = [j for j in jobs if j["input"]["name"] not in by_name]
+            old_ids = {j["id"] for j in by_name.values()}
+            new = [j for j in jobs if j["id"] not in old_ids]
             assert len(new) == 1 and new[0]["params"]["prompt"] == "a moon", new
+            # Named after its line now (line 1); the output name does not overwrite the first.
+            assert new[0]["input"]["name"] == "prompts-1", new
+            assert new[0]["output"] != by_name["prompts-1"]["output"], new
             settle(d, 4)
             assert "refused" in d.log() and "prompts-2" in d.log()
             d.stop()
