@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include <jpeglib.h>
 #include <webp/encode.h>
@@ -105,7 +106,30 @@ void measure(const char* name, const std::string& bytes, int reps) {
 
 }  // namespace
 
+// `--write DIR`: the three pictures of the "done when" as files, for the --fit
+// integration test (tests/integration/test_fit.py): photo.jpg 4000x3000, tall.png 500x900,
+// square.webp 1200x1200.
+int write_inputs(const std::string& dir) {
+    auto tall = encode_png(picture(500, 900));
+    const std::pair<const char*, std::string> files[] = {
+        {"photo.jpg", jpeg_of(picture(4000, 3000))},
+        {"tall.png", tall ? *tall : std::string()},
+        {"square.webp", webp_of(picture(1200, 1200))}};
+    for (const auto& [name, bytes] : files) {
+        const std::string path = dir + "/" + name;
+        std::FILE* f = std::fopen(path.c_str(), "wb");
+        if (!f || bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size()) {
+            std::fprintf(stderr, "cannot write %s\n", path.c_str());
+            if (f) std::fclose(f);
+            return 1;
+        }
+        std::fclose(f);
+    }
+    return 0;
+}
+
 int main(int argc, char** argv) {
+    if (argc > 2 && std::string(argv[1]) == "--write") return write_inputs(argv[2]);
     const int reps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
     const long base = peak_rss_kib();
     const std::string jpg = jpeg_of(picture(4000, 3000));

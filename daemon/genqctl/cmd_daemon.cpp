@@ -21,9 +21,11 @@ int run_keys(Ctl& ctl) {
                         std::to_string(k.requests_in_window) + "/" +
                             std::to_string(k.requests_per_window),
                         std::to_string(k.in_flight), std::to_string(k.credits_today),
+                        k.balance ? nlohmann::json(*k.balance).dump() : "-",
                         k.locked_until > 0 ? genq::iso8601_ms(std::llround(k.locked_until * 1000))
                                            : "-"});
-    print_table({"KEY", "WEIGHT", "STATE", "WINDOW", "IN FLIGHT", "CREDITS TODAY", "LOCKED UNTIL"},
+    print_table({"KEY", "WEIGHT", "STATE", "WINDOW", "IN FLIGHT", "CREDITS TODAY", "BALANCE",
+                 "LOCKED UNTIL"},
                 rows);
     return kOk;
 }

@@ -22,6 +22,8 @@ struct SubmitOptions {
     std::string key;
     std::string idempotency_key;
     bool skip_bad = false;
+    std::string fit;  // "" = as given
+    std::vector<std::string> params;  // --param k=v
     bool wait = false;
     double timeout = 0;
 };
@@ -98,6 +100,26 @@ void add_shared_fields(genq::provider::MultipartBuilder& mp, const SubmitOptions
     add_optional(mp, "output_format", o.output_format);
     add_optional(mp, "creativity", o.creativity);
     add_optional(mp, "grow_mask", o.grow_mask);
+    if (!o.fit.empty()) mp.add_field("fit", o.fit);
+    for (const auto& kv : o.params) {
+        auto eq = kv.find('=');
+        if (eq == 0 || eq == std::string::npos)
+            throw ExitError{kUsage, "--param: expected NAME=VALUE (got \"" + kv + "\")"};
+        mp.add_field(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+}
+
+// No image (prompt-only kinds: ultra, core, sd3): one POST /v1/jobs with the fields alone.
+std::vector<Outcome> submit_prompt_only(Ctl& ctl, const SubmitOptions& o) {
+    genq::provider::MultipartBuilder mp;
+    add_shared_fields(mp, o, {});
+    std::string ct = mp.content_type();
+    auto r = ctl.call("POST", "/v1/jobs", mp.finish(), ct);
+    auto job = r.status == 201 ? genq::api::wire::parse_job(
+                                     nlohmann::json::parse(r.body, nullptr, false))
+                               : genq::Result<genq::Job>(genq::Error{"refused", Ctl::error_of(r)});
+    if (!job) return {{"(prompt)", "", job.error().message}};
+    return {{"(prompt)", job->id, ""}};
 }
 
 // One POST /v1/jobs/batch for `inputs`; one outcome per input, in order. `query`: the batch's
@@ -215,7 +237,7 @@ int run_submit(Ctl& ctl, const SubmitOptions& o) {
     }
     std::vector<std::string> ids;
     nlohmann::json out = nlohmann::json::array();
-    auto outcomes = submit_all(ctl, o, mask);
+    auto outcomes = o.images.empty() ? submit_prompt_only(ctl, o) : submit_all(ctl, o, mask);
     int refused = 0;
     for (const auto& oc : outcomes) {
         if (!oc.error.empty()) {
@@ -258,7 +280,7 @@ int run_submit(Ctl& ctl, const SubmitOptions& o) {
 void add_submit(CLI::App& app, Ctl& ctl, Runner& run) {
     auto o = std::make_shared<SubmitOptions>();
     auto* cmd = app.add_subcommand("submit", "queue one job per image; prints one id per line");
-    cmd->add_option("images", o->images, "image files (globs allowed)")->required();
+    cmd->add_option("images", o->images, "image files (globs allowed; none for a prompt-only kind)");
     cmd->add_option("--idempotency-key", o->idempotency_key,
                     "a repeat with the same key within 24 h queues nothing new");
     cmd->add_flag("--skip-bad", o->skip_bad,
@@ -275,6 +297,9 @@ void add_submit(CLI::App& app, Ctl& ctl, Runner& run) {
     cmd->add_option("--output-format", o->output_format, "png, jpeg or webp");
     cmd->add_option("--creativity", o->creativity, "upscale creativity 0..0.35");
     cmd->add_option("--grow-mask", o->grow_mask, "inpaint-v2beta grow_mask");
+    // A flag, so `--fit a.jpg` never takes the image for the mode; `--fit=pad` pads.
+    cmd->add_flag("--fit{crop}", o->fit, "fit each image to a video size first (--fit=pad pads)");
+    cmd->add_option("--param", o->params, "NAME=VALUE: any field of the kind (repeatable)");
     cmd->add_option("--priority", o->priority, "-1000..1000, higher first");
     cmd->add_option("--key", o->key, "submit with this key only");
     cmd->add_flag("--wait", o->wait, "wait until every job is final");

@@ -69,6 +69,11 @@ void render_live(const ports::StatusView& s, std::string& out) {
     out += "# TYPE genq_key_in_flight gauge\n";
     for (const auto& k : s.keys)
         out += fmt::format("genq_key_in_flight{{key=\"{}\"}} {}\n", k.name, k.in_flight);
+    out += "# HELP genq_key_balance_credits The key's provider balance (keys read so far).\n";
+    out += "# TYPE genq_key_balance_credits gauge\n";
+    for (const auto& k : s.keys)
+        if (k.balance)
+            out += fmt::format("genq_key_balance_credits{{key=\"{}\"}} {}\n", k.name, *k.balance);
 }
 
 }  // namespace

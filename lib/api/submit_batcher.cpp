@@ -4,11 +4,15 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
 #include <optional>
+
+#include "provider/fit_request.hpp"
 
 namespace genq::api {
 
@@ -20,7 +24,57 @@ struct SubmitBatcher::Waiter {
     asio::steady_timer wake;  // canceled by flush() once `results` is set
 };
 
+namespace {
+
+using Refusals = std::vector<std::optional<Error>>;
+
+// Runs on the fitting thread while the request's coroutine is suspended: it alone touches the
+// requests until the result is posted back to the loop.
+asio::awaitable<void> fit_all(std::vector<ports::SubmitRequest>* reqs, Refusals* refused) {
+    for (std::size_t i = 0; i < reqs->size(); ++i)
+        if (auto st = provider::apply_fit((*reqs)[i]); !st) (*refused)[i] = st.error();
+    co_return;
+}
+
+}  // namespace
+
+SubmitBatcher::SubmitBatcher(ports::Intake& intake, Defer defer)
+    : intake_(intake), defer_(std::move(defer)), fitters_(std::make_unique<asio::thread_pool>(1)) {}
+
+SubmitBatcher::~SubmitBatcher() { fitters_->join(); }
+
 net::Awaitable<SubmitBatcher::Results> SubmitBatcher::submit(
+    std::vector<ports::SubmitRequest> reqs) {
+    bool any_fit = false;
+    for (const auto& r : reqs) any_fit = any_fit || provider::needs_fit(r);
+    if (!any_fit) {
+        Results direct = co_await enqueue(std::move(reqs));
+        co_return direct;
+    }
+    Refusals refused(reqs.size());
+    co_await asio::co_spawn(fitters_->get_executor(), fit_all(&reqs, &refused),
+                            asio::use_awaitable);
+    // The refused ones never reach the intake; the rest keep their places in the answer.
+    std::vector<ports::SubmitRequest> fitted;
+    for (std::size_t i = 0; i < reqs.size(); ++i)
+        if (!refused[i]) fitted.push_back(std::move(reqs[i]));
+    Results committed;
+    if (!fitted.empty()) {
+        Results r = co_await enqueue(std::move(fitted));
+        committed = std::move(r);
+    }
+    Results out;
+    std::size_t next = 0;
+    for (auto& why : refused) {
+        if (why)
+            out.emplace_back(std::move(*why));
+        else
+            out.push_back(std::move(committed[next++]));
+    }
+    co_return out;
+}
+
+net::Awaitable<SubmitBatcher::Results> SubmitBatcher::enqueue(
     std::vector<ports::SubmitRequest> reqs) {
     if (!defer_) co_return commit(reqs);
     if (pending_.empty()) defer_([this] { flush(); });

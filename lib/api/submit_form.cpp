@@ -26,6 +26,8 @@ Status read_field(const provider::MultipartPart& p, bool wrapper, SubmitForm& f)
         f.name = value;
     } else if (p.name == "kind" && !wrapper) {
         sub.kind = value;
+    } else if (p.name == "fit" && !wrapper) {
+        sub.fit = value;  // checked by the intake (crop | pad)
     } else if (p.name == "key" && !wrapper) {
         sub.key = value;
     } else if (p.name == "priority" && !wrapper) {

@@ -104,6 +104,17 @@ void read_input(Reader& r, Job& job) {
     job.input_width = ri.number<int>("width");
     job.input_height = ri.number<int>("height");
     job.input_bytes = ri.number<std::int64_t>("bytes");
+    // --fit's fields are newer than the rest: a daemon without them sends neither.
+    if (in->is_object() && in->contains("fit")) {
+        job.fit = ri.text("fit");
+        const json* o = ri.at("original");
+        if (o && o->is_object()) {
+            Reader ro{*o, "input.original.", std::nullopt};
+            job.original_width = ro.number<int>("width");
+            job.original_height = ro.number<int>("height");
+            if (ro.error && !ri.error) ri.error = ro.error;
+        }
+    }
     if (ri.error && !r.error) r.error = ri.error;
 }
 
@@ -224,7 +235,8 @@ json key_json(const ports::KeyView& k) {
             {"requests_per_window", k.requests_per_window},
             {"in_flight", k.in_flight},
             {"credits_today", k.credits_today},
-            {"credits_total", k.credits_total}};
+            {"credits_total", k.credits_total},
+            {"balance", k.balance ? json(*k.balance) : json()}};
 }
 
 Result<ports::KeyView> parse_key(const json& j) {
@@ -240,6 +252,9 @@ Result<ports::KeyView> parse_key(const json& j) {
     k.in_flight = r.number<int>("in_flight");
     k.credits_today = r.number<std::int64_t>("credits_today");
     k.credits_total = r.number<std::int64_t>("credits_total");
+    // Newer than the rest: a daemon without it sends no "balance".
+    if (j.is_object() && j.contains("balance") && !j["balance"].is_null())
+        k.balance = r.number<double>("balance");
     if (r.error) return *r.error;
     return k;
 }

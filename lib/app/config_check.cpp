@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "provider/image_fit.hpp"
 #include "provider/operation.hpp"
 #include "provider/validate.hpp"
 
@@ -31,11 +32,20 @@ void check_watch(const Config& c, std::size_t i, std::vector<ConfigProblem>& out
                        "unknown kind \"" + w.kind + "\"; allowed: " + provider::operation_names()});
         return;
     }
-    auto checked = provider::validate_params(without_presence_rules(*op), w.params);
+    // `fit` is genq's own (the image is fitted before it is spooled), not a field of the kind.
+    nlohmann::json params = w.params;
+    if (params.contains("fit")) {
+        const auto& f = params["fit"];
+        if (!f.is_string() || !provider::parse_fit_mode(f.get<std::string>()))
+            out.push_back({c.file, prefix + ".params.fit",
+                           "must be \"crop\" or \"pad\" (got " + f.dump() + ")"});
+        params.erase("fit");
+    }
+    auto checked = provider::validate_params(without_presence_rules(*op), params);
     if (checked) return;
     const std::string& message = checked.error().message;
     const std::string field = field_of(message);
-    const bool given = w.params.contains(field);
+    const bool given = params.contains(field);
     // A field the watch does not give is only named by a presence rule ("search_prompt: required
     // when mode is search"), which a sidecar can still satisfy.
     if (!given && message.find("required") != std::string::npos) return;

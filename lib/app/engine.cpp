@@ -149,6 +149,10 @@ struct Engine::Impl {
         if (it != signals.end()) it->second->emit(asio::cancellation_type::terminal);
     }
 
+    void act(const SendBalance& b, std::set<std::string>&) {
+        spawn_request(b.request, read_credits(b.request, b.key));
+    }
+
     void act(const KeyChanged& k, std::set<std::string>&) {
         if (k.status == 429) {
             store.save_lockout(k.key, k.locked_until);
@@ -307,6 +311,20 @@ struct Engine::Impl {
         answered(id, reply);
     }
 
+    // GET /v1/user/balance through the same client and limiter as the key's jobs.
+    asio::awaitable<void> read_credits(RequestId id, std::string key) {
+        net::HttpRequest req = balance_request(identity(key));
+        std::string no_file;
+        auto res = co_await send(id, key, std::move(req), no_file);
+        Result<double> credits = read_balance(res);
+        if (credits)
+            spdlog::info("key {}: balance {} credits", key, *credits);
+        else if (credits.error().ec != errc::canceled)
+            spdlog::warn("key {}: balance not read: {}", key, credits.error().message);
+        machine.on_balance(id, credits, now());
+        notify();  // a key may have become able (or unable) to pay
+    }
+
     void observe(const std::string& key, const Result<net::HttpResponse>& res, double dt) {
         if (res) {
             metrics.observe_request(key, res->status, dt);
@@ -326,7 +344,8 @@ struct Engine::Impl {
     // look again.
     TimePoint dispatch(TimePoint t) {
         perform(machine.dispatch_polls(t));
-        TimePoint next = t + kIdleRecheck;
+        perform(machine.dispatch_balances(t));
+        TimePoint next = std::min(t + kIdleRecheck, machine.next_balance_time(t));
         bool have_queued = false;
         while (running && !machine.paused()) {
             refresh_queued(t);
@@ -565,6 +584,7 @@ ports::StatusView Engine::status_view() const {
         k.in_flight = snap.in_flight;
         k.credits_today = today[snap.name];
         k.credits_total = total[snap.name];
+        k.balance = i.machine.balance(snap.name);
         v.spent_today += k.credits_today;
         v.keys.push_back(std::move(k));
     }

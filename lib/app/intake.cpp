@@ -2,6 +2,7 @@
 
 #include "core/clock.hpp"
 #include "core/ids.hpp"
+#include "provider/fit_request.hpp"
 #include "provider/operation.hpp"
 #include "provider/utf8.hpp"
 #include "provider/validate.hpp"
@@ -32,6 +33,13 @@ std::string clean_name(const std::string& name) {
 }  // namespace
 
 Result<nlohmann::json> Intake::check(const SubmitRequest& req) {
+    if (!provider::needs_fit(req)) return check_fitted(req);
+    SubmitRequest copy = req;
+    if (auto st = provider::apply_fit(copy); !st) return st.error();
+    return check_fitted(copy);
+}
+
+Result<nlohmann::json> Intake::check_fitted(const SubmitRequest& req) {
     const provider::Operation* op = provider::find_operation(req.kind);
     if (!op)
         return Error{"invalid_kind", "kind: unknown kind \"" + req.kind +
@@ -75,8 +83,16 @@ std::vector<Result<store::Job>> Intake::submit_many(const std::vector<SubmitRequ
     return out;
 }
 
-Result<store::Job> Intake::prepare(const SubmitRequest& req, bool durable) {
-    auto params = check(req);
+Result<store::Job> Intake::prepare(const SubmitRequest& given, bool durable) {
+    // The API's batcher fits images on a worker thread before they get here; a watched file is
+    // fitted here, on the loop (bounded: at most 100 megapixels, under a second per image).
+    std::optional<SubmitRequest> fitted;
+    if (provider::needs_fit(given)) {
+        fitted = given;
+        if (auto st = provider::apply_fit(*fitted); !st) return st.error();
+    }
+    const SubmitRequest& req = fitted ? *fitted : given;
+    auto params = check_fitted(req);
     if (!params) return params.error();
     store::Job job;
     std::optional<provider::ImageInfo> info;
@@ -102,6 +118,11 @@ Result<store::Job> Intake::prepare(const SubmitRequest& req, bool durable) {
     job.input_width = info ? info->width : 0;
     job.input_height = info ? info->height : 0;
     job.input_bytes = static_cast<std::int64_t>(req.image.size());
+    if (req.fitted) {
+        job.fit = req.fit;
+        job.original_width = req.original_width;
+        job.original_height = req.original_height;
+    }
     job.requested_key = req.key;
     job.created_at = job.updated_at = t;
     job.source = req.source;

@@ -39,6 +39,8 @@ public:
     Result<nlohmann::json> check(const SubmitRequest& req) override;
 
 private:
+    // check() of a request whose fit (if any) is applied.
+    Result<nlohmann::json> check_fitted(const SubmitRequest& req);
     // Validates, spools (durably or not) and fills the job row; nothing committed.
     Result<store::Job> prepare(const SubmitRequest& req, bool durable);
 

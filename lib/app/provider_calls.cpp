@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "core/files.hpp"
 #include "provider/image_info.hpp"
 #include "provider/submit_request.hpp"
@@ -65,6 +67,25 @@ sched::ReceivedResult receive(const net::HttpResponse& res, const provider::Oper
 }
 
 }  // namespace
+
+net::HttpRequest balance_request(const CallIdentity& who) {
+    net::HttpRequest req;
+    req.method = "GET";
+    req.target = "/v1/user/balance";
+    req.headers = headers_for(who, "application/json");
+    return req;
+}
+
+Result<double> read_balance(const Result<net::HttpResponse>& res) {
+    if (!res) return res.error();
+    if (res->status != 200)
+        return Error{"http_" + std::to_string(res->status),
+                     "GET /v1/user/balance answered " + std::to_string(res->status)};
+    auto j = nlohmann::json::parse(res->body, nullptr, false);
+    if (!j.is_object() || !j.contains("credits") || !j["credits"].is_number())
+        return Error{errc::bad_result, "GET /v1/user/balance: no number \"credits\" in the answer"};
+    return j["credits"].get<double>();
+}
 
 Result<net::HttpRequest> submit_request(const Job& job, const provider::Operation& op,
                                         const CallIdentity& who, store::QueueStore& store) {

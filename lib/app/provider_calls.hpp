@@ -29,6 +29,10 @@ Result<net::HttpRequest> submit_request(const Job& job, const provider::Operatio
 net::HttpRequest poll_request(const Job& job, const provider::Operation& op,
                               const CallIdentity& who);
 
+// GET /v1/user/balance with the key's identity, and its answer ({"credits": N}) as credits.
+net::HttpRequest balance_request(const CallIdentity& who);
+Result<double> read_balance(const Result<net::HttpResponse>& res);
+
 // What the answer means; a result is written (JSON form) or already streamed into `part`.
 sched::Reply read_reply(const Result<net::HttpResponse>& res, const provider::Operation& op,
                         const Job& job, bool submit, const std::string& part);

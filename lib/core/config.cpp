@@ -70,8 +70,15 @@ const Names kHttpKeys = {"listen", "token"};
 const Names kStoreKeys = {"url", "password_file", "node", "lease"};
 const Names kLogLevels = {"trace", "debug", "info", "warn", "error"};
 const Names kLogFormats = {"text", "json"};
-const Names kWatchKinds = {"video",   "video-v2alpha",    "upscale",
-                           "inpaint", "upscale-creative", "inpaint-v2beta"};
+// Every kind of the operation table (lib/provider/operation.cpp); a watch of a prompt-only
+// kind (ultra, core, sd3) also takes *.txt prompt lists.
+const Names kWatchKinds = {"video",         "video-v2alpha",        "upscale",
+                           "inpaint",       "upscale-creative",     "inpaint-v2beta",
+                           "ultra",         "core",                 "sd3",
+                           "upscale-conservative", "upscale-fast",  "erase",
+                           "outpaint",      "search-and-replace",   "search-and-recolor",
+                           "remove-background", "relight",          "sketch",
+                           "structure",     "style"};
 
 // ---------------------------------------------------------------------------------------------
 // Small string helpers

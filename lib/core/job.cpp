@@ -25,7 +25,11 @@ nlohmann::json to_json(const Job& j) {
           {"sha256", j.input_sha256},
           {"width", j.input_width},
           {"height", j.input_height},
-          {"bytes", j.input_bytes}}},
+          {"bytes", j.input_bytes},
+          {"fit", text_or_null(j.fit)},
+          {"original", j.fit.empty() ? nlohmann::json(nullptr)
+                                     : nlohmann::json{{"width", j.original_width},
+                                                      {"height", j.original_height}}}}},
         {"key", text_or_null(j.key_name.empty() ? j.requested_key : j.key_name)},
         {"remote_id", text_or_null(j.remote_id)},
         {"attempts", j.attempts},

@@ -21,6 +21,8 @@ struct Job {
     int input_width = 0;
     int input_height = 0;
     std::int64_t input_bytes = 0;
+    std::string fit;  // "" = the image as given, "crop" | "pad" = fitted to a video size
+    int original_width = 0, original_height = 0;  // before the fit (0 without one)
     std::string mask_sha256;    // "" = none
     std::string requested_key;  // "" = any
     std::string key_name;       // the key that submitted it

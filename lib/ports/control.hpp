@@ -25,6 +25,9 @@ struct KeyView {
     int in_flight = 0;
     std::int64_t credits_today = 0;
     std::int64_t credits_total = 0;
+    // The provider's balance (GET /v1/user/balance) less what genq was charged since; nullopt
+    // until it was read.
+    std::optional<double> balance;
 };
 
 struct StatusView {

@@ -19,6 +19,12 @@ struct SubmitRequest {
     std::string image;       // bytes ("" for prompt-only kinds)
     std::string image_name;  // the caller's file name (display and output name)
     std::string mask;        // bytes, optional
+    // --fit: "" = as given, "crop" | "pad" = made one of the video sizes before it is spooled.
+    std::string fit;
+    // Set once the image was fitted (off the event loop by the API's batcher): `image` is the
+    // PNG, and these are the dimensions it was fitted from.
+    bool fitted = false;
+    int original_width = 0, original_height = 0;
     int priority = 0;
     std::string key;  // requested key name, "" = any
     std::string source = "socket";

@@ -48,6 +48,7 @@ void JobMachine::configure(MachineSettings s) {
     backoff_ = Backoff(s.retry.base_delay, s.retry.max_delay);
     settings_ = std::move(s);
     budget_override_ = false;
+    schedule_balance_reads();
 }
 
 void JobMachine::restore_key(const std::string& key, const std::vector<TimePoint>& sends,
@@ -260,7 +261,7 @@ bool JobMachine::try_submit(Actions& out, Job& job, TimePoint now) {
         }
         return false;
     }
-    auto key = keys_.choose_for_submit(now, job.requested_key);
+    auto key = choose_paying_key(out, job, now);
     if (!key) return false;
     job.key_name = *key;
     ++job.attempts;
@@ -465,6 +466,7 @@ Actions JobMachine::on_placed(const std::string& job_id, const Status& placed,
     leave_active(job.id);
     if (day_of(now) != day_) set_spent_today(0, now);
     spent_ += job.cost;
+    charge_balance(job.key_name, job.cost);
     commit(out, job, JobState::succeeded, "saved " + job.output + " (" + job.finish_reason + ")",
            now);
     return out;

@@ -110,8 +110,16 @@ struct KeyChanged {
     TimePoint locked_until = 0;  // 429
 };
 
+// GET /v1/user/balance on `key` (start-up, after each reload, every kBalanceEvery seconds):
+// a request of that key like any other, so the driver asks may_send() before it goes, and
+// reports on_balance().
+struct SendBalance {
+    RequestId request;
+    std::string key;
+};
+
 using Action = std::variant<SendSubmit, SendPoll, Commit, SaveProgress, PlaceResult, DiscardTemp,
-                            AbortRequest, KeyChanged>;
+                            AbortRequest, KeyChanged, SendBalance>;
 using Actions = std::vector<Action>;
 
 // What offer() made of a batch of queued jobs.
@@ -178,6 +186,17 @@ public:
     // Every request under way.
     Actions abort_all();
 
+    // ---- credits (lib/sched/job_machine_credits.cpp) ----
+    // Balance reads that are due, each reserved on its key (a key that cannot send now is read
+    // once it can).
+    Actions dispatch_balances(TimePoint now);
+    // How a balance read ended: the key's credits, or why not (read again after a short rest).
+    void on_balance(RequestId request, const Result<double>& credits, TimePoint now);
+    // The key's last balance less what it has been charged since (nullopt: not read yet).
+    std::optional<double> balance(const std::string& key) const;
+    // The earliest time a balance read is due (+inf: none).
+    TimePoint next_balance_time(TimePoint now) const;
+
     // ---- views ----
     const KeyPool& keys() const { return keys_; }
     bool has_key(const std::string& name) const { return keys_.has(name); }
@@ -201,6 +220,12 @@ private:
         bool reservation_pending = true;
         bool sent = false;
         bool streaming = false;
+        bool balance = false;  // a GET /v1/user/balance, not a job's request
+    };
+    struct KeyCredits {
+        std::optional<double> balance;
+        TimePoint due = 0;  // the next read
+        bool reading = false;
     };
 
     Actions on_submit_reply(const Request& r, Job job, const Reply& reply, TimePoint now);
@@ -221,6 +246,14 @@ private:
     bool key_answer(Actions& out, const std::string& key, const Reply& reply, TimePoint now);
     void recover_one(Actions& out, Job job, const OnDisk& disk, TimePoint now);
     bool try_submit(Actions& out, Job& job, TimePoint now);
+    // The key for the job among those whose balance can pay its price; sets the job's
+    // wait_reason to "credits" when only too poor keys could have taken it.
+    std::optional<std::string> choose_paying_key(Actions& out, Job& job, TimePoint now);
+    // Keys whose known balance, less what their active jobs will cost, is below the job's price.
+    std::set<std::string> too_poor_for(const Job& job) const;
+    void charge_balance(const std::string& key, double credits);
+    // After configure(): every key read again soon; removed keys forgotten.
+    void schedule_balance_reads();
     bool over_budget(const Job& job, TimePoint now);
     void enter_active(const Job& job);
     void leave_active(const std::string& job_id);
@@ -246,7 +279,13 @@ private:
     double spent_ = 0;           // credits charged on day_
     std::int64_t day_ = -1;      // UTC day number of spent_
     double in_flight_price_ = 0;  // what the active jobs will cost if they succeed
+    std::map<std::string, KeyCredits> credits_;  // by key
 };
+
+// Seconds between balance reads of a key (a read is one request of the key's limit); a failed
+// read is tried again after kBalanceRetry.
+inline constexpr double kBalanceEvery = 300;
+inline constexpr double kBalanceRetry = 30;
 
 // The price of a job's kind in credits (0 for an unknown kind).
 int price_of(const Job& job);

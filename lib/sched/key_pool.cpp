@@ -62,10 +62,12 @@ bool KeyPool::can_take_submit(const Key& k, TimePoint now) const {
     return now >= paced(k) && k.limiter.can_send(now, k.reserved);
 }
 
-std::optional<std::string> KeyPool::choose_for_submit(TimePoint now, std::string_view requested) {
+std::optional<std::string> KeyPool::choose_for_submit(TimePoint now, std::string_view requested,
+                                                      const std::set<std::string>& excluded) {
     if (!requested.empty()) {
         const Key* k = find(requested);
-        if (!k || !can_take_submit(*k, now)) return std::nullopt;
+        if (!k || !can_take_submit(*k, now) || excluded.count(std::string(requested)))
+            return std::nullopt;
         return std::string(requested);
     }
     // Smooth weighted round robin (as nginx): over time each key gets its weight's share of
@@ -73,7 +75,7 @@ std::optional<std::string> KeyPool::choose_for_submit(TimePoint now, std::string
     double total = 0;
     Key* best = nullptr;
     for (auto& [name, k] : keys_) {
-        if (!can_take_submit(k, now)) continue;
+        if (!can_take_submit(k, now) || excluded.count(name)) continue;
         k.current_weight += k.spec.weight;
         total += k.spec.weight;
         if (!best || k.current_weight > best->current_weight) best = &k;

@@ -4,6 +4,7 @@
 #pragma once
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,8 +49,10 @@ public:
     std::vector<std::string> names() const;
 
     // The key for a new submission, or nullopt when none may take one now. `requested` = "" for
-    // any key. Does not reserve: call reserve() once the submission is decided.
-    std::optional<std::string> choose_for_submit(TimePoint now, std::string_view requested);
+    // any key; `excluded` keys are passed over (too few credits for the job). Does not reserve:
+    // call reserve() once the submission is decided.
+    std::optional<std::string> choose_for_submit(TimePoint now, std::string_view requested,
+                                                 const std::set<std::string>& excluded = {});
     // Whether `name` may put one more request on the wire now (polls go through this too).
     bool can_send(std::string_view name, TimePoint now) const;
     // Earliest time the key may send again (lock-out and limiter); +inf for an unusable key.

@@ -9,7 +9,8 @@ constexpr std::string_view kColumns =
     "id, kind, state, priority, params, input_name, input_sha256, input_width, input_height, "
     "input_bytes, mask_sha256, requested_key, key_name, remote_id, attempts, polls, "
     "not_before_s, wait_reason, created_at, updated_at, finished_at, output, finish_reason, seed, "
-    "error_code, error_message, source, uid, cost, last_poll_at";
+    "error_code, error_message, source, uid, cost, last_poll_at, "
+    "fit, original_width, original_height";
 
 std::string select_sql(std::string_view tail) {
     return "SELECT " + std::string(kColumns) + " FROM jobs " + std::string(tail);
@@ -90,6 +91,9 @@ Job JobStore::read_row(const Statement& st) const {
     if (!st.is_null(27)) j.uid = st.int64(27);
     j.cost = static_cast<int>(st.int64(28));
     j.last_poll_s = st.real(29);
+    j.fit = st.text(30);
+    j.original_width = static_cast<int>(st.int64(31));
+    j.original_height = static_cast<int>(st.int64(32));
     return j;
 }
 
@@ -120,7 +124,8 @@ void JobStore::insert_many(const std::vector<Job>& jobs, std::string_view detail
 
 void JobStore::insert_row(const Job& j, std::string_view detail) {
     auto st = db_.prepare("INSERT INTO jobs (" + std::string(kColumns) +
-                          ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                          ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+                          "?,?,?)");
     st->bind(1, j.id).bind(2, j.kind).bind(3, to_string(j.state)).bind(4, j.priority);
     st->bind(5, j.params.dump()).bind(6, j.input_name).bind(7, j.input_sha256);
     st->bind(8, j.input_width).bind(9, j.input_height).bind(10, j.input_bytes);
@@ -132,6 +137,7 @@ void JobStore::insert_row(const Job& j, std::string_view detail) {
     st->bind_text_or_null(23, j.finish_reason).bind_text_or_null(24, j.seed);
     st->bind_text_or_null(25, j.error_code).bind_text_or_null(26, j.error_message);
     st->bind(27, j.source).bind_opt(28, j.uid).bind(29, j.cost).bind(30, j.last_poll_s);
+    st->bind(31, j.fit).bind(32, j.original_width).bind(33, j.original_height);
     st->run();
     add_event(j.id, std::nullopt, j.state, detail, j.created_at);
 }

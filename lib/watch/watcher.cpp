@@ -22,7 +22,10 @@
 #include "core/clock.hpp"
 #include "core/files.hpp"
 #include "store/database.hpp"
+#include "provider/operation.hpp"
 #include "store/queue_store.hpp"
+#include "watch/line_store.hpp"
+#include "watch/prompt_lines.hpp"
 #include "watch/watch_store.hpp"
 
 namespace genq::watch {
@@ -34,6 +37,7 @@ namespace {
 constexpr std::size_t kBatch = 64;  // files per turn of the loop: one disk sync, one commit
 constexpr std::size_t kMaxInputBytes = 64u << 20;  // above every kind's limit: refused by size
 constexpr std::size_t kMaxSidecarBytes = 64u << 10;
+constexpr std::size_t kMaxPromptListBytes = 4u << 20;  // a *.txt of prompts
 // Only finished files: a writer's close or a rename into the folder. The directory events tell
 // that the folder itself went away.
 constexpr std::uint32_t kMask =
@@ -109,13 +113,14 @@ struct Item {
 struct Watcher::Impl {
     Impl(asio::io_context& io_, store::Database& db_, store::QueueStore& jobs_,
          ports::Intake& intake_)
-        : io(io_), db(db_), jobs(jobs_), intake(intake_), files(db_), inotify(io_) {}
+        : io(io_), db(db_), jobs(jobs_), intake(intake_), files(db_), lines(db_), inotify(io_) {}
 
     asio::io_context& io;
     store::Database& db;
     store::QueueStore& jobs;
     ports::Intake& intake;
     WatchStore files;
+    LineStore lines;
     asio::posix::stream_descriptor inotify;
     alignas(inotify_event) std::array<char, 64 * 1024> buf{};
     std::map<std::string, Watch> watches;  // by normalised dir
@@ -178,7 +183,7 @@ struct Watcher::Impl {
             lost(it->second);
             return;
         }
-        if ((ev.mask & IN_ISDIR) || !is_candidate(name)) return;
+        if ((ev.mask & IN_ISDIR) || !(is_candidate(name) || is_prompt_list(name))) return;
         enqueue(it->second, name);
     }
 
@@ -216,6 +221,10 @@ struct Watcher::Impl {
             queued.erase({dir, name});
             auto w = watches.find(dir);
             if (w == watches.end()) continue;  // watch removed by a reload: the file stays put
+            if (is_prompt_list(name)) {
+                prompt_list(w->second, name);
+                continue;
+            }
             if (auto item = examine(w->second, name)) fresh.push_back(std::move(*item));
         }
         submit(fresh);
@@ -293,6 +302,92 @@ struct Watcher::Impl {
         (void)move_into(dir, join(dir, name), name, Place::failed, refusal_text(name, why));
     }
 
+    // ---- prompt lists (*.txt) ----------------------------------------------------------------
+    // One job per new non-empty line; the file stays in the folder, so lines added later become
+    // jobs when it is saved again. At most kBatch lines per turn: a long list goes on in the
+    // next turns, so the loop never blocks for a whole file.
+    void prompt_list(const Watch& w, const std::string& name) {
+        const std::string& dir = w.config.dir;
+        const provider::Operation* op = provider::find_operation(w.config.kind);
+        if (!op || op->image_use == provider::ImageUse::required) {
+            spdlog::info("watch: {}/{} ignored: kind {} needs an image, not a prompt list", dir,
+                         name, w.config.kind);
+            return;
+        }
+        auto text = read_regular(join(dir, name), kMaxPromptListBytes);
+        if (!text) {
+            if (text.error().code == "not_found" || text.error().code == "not_regular")
+                spdlog::debug("watch: {}/{} ignored: {}", dir, name, text.error().message);
+            else
+                spdlog::warn("watch: {}/{} skipped: {}", dir, name, text.error().message);
+            return;
+        }
+        std::vector<LineRecord> claimed;
+        std::vector<ports::SubmitRequest> reqs;
+        for (auto& line : split_prompt_lines(name, *text)) {
+            if (lines.known(dir, name, line.key)) continue;
+            if (claimed.size() == kBatch) {
+                enqueue(dir, name);  // the rest in a later turn
+                break;
+            }
+            claimed.push_back({dir, name, line.key, line.job_name, "", "", now_ms()});
+            ports::SubmitRequest r;
+            r.kind = w.config.kind;
+            r.params = w.config.params;
+            if (r.params.is_object()) r.params.erase("fit");  // nothing to fit
+            r.params["prompt"] = std::move(line.text);
+            r.image_name = line.job_name;
+            r.source = "watch";
+            reqs.push_back(std::move(r));
+        }
+        if (claimed.empty()) return;
+        put_lines(claimed);  // claims first: a crash before the commit leaves a claim
+        auto results = intake.submit_many(reqs);
+        std::size_t queued = 0;
+        store::Transaction tx(db, store::Durability::relaxed);
+        for (std::size_t i = 0; i < claimed.size(); ++i) {
+            LineRecord& rec = claimed[i];
+            if (results[i]) {
+                rec.job_id = results[i]->id;
+                ++queued;
+                spdlog::info("watch: {}/{} line {} -> job {}", dir, name, rec.job_name,
+                             rec.job_id);
+            } else if (is_input_refusal(results[i].error().code)) {
+                rec.error = results[i].error().message;  // not tried again for this text
+                spdlog::warn("watch: {}/{} {} refused: {}", dir, name, rec.job_name, rec.error);
+            } else {
+                spdlog::error("watch: {}/{} {} not queued, will retry later: {}", dir, name,
+                              rec.job_name, results[i].error().message);
+                lines.erase(rec);
+                continue;
+            }
+            lines.put(rec);
+        }
+        tx.commit();
+        spdlog::info("watch: {}/{}: {} new line(s), {} queued", dir, name, claimed.size(), queued);
+    }
+
+    void put_lines(const std::vector<LineRecord>& recs) {
+        store::Transaction tx(db, store::Durability::relaxed);  // synced by the jobs' commit
+        for (const auto& r : recs) lines.put(r);
+        tx.commit();
+    }
+
+    // Claims of lines left by a crash: bound to the job they produced, or dropped so that the
+    // rescan queues the line again.
+    void reconcile_lines(const std::string& dir) {
+        store::Transaction tx(db, store::Durability::relaxed);
+        for (auto& claim : lines.claims(dir)) {
+            if (auto job_id = lines.orphan_job(claim)) {
+                claim.job_id = *job_id;
+                lines.put(claim);
+            } else {
+                lines.erase(claim);
+            }
+        }
+        tx.commit();
+    }
+
     // ---- batches ---------------------------------------------------------------------------
     void submit(std::vector<Item>& items) {
         if (items.empty()) return;
@@ -303,6 +398,12 @@ struct Watcher::Impl {
             ports::SubmitRequest r;
             r.kind = it.kind;
             r.params = std::move(it.params);
+            // `fit` in the watch's params (or a sidecar) is genq's own, not the provider's.
+            if (r.params.is_object() && r.params.contains("fit")) {
+                const auto& f = r.params["fit"];
+                r.fit = f.is_string() ? f.get<std::string>() : f.dump();
+                r.params.erase("fit");
+            }
             r.image = std::move(it.bytes);
             r.image_name = it.name;
             r.source = "watch";
@@ -466,6 +567,7 @@ struct Watcher::Impl {
         w.wd = wd;
         by_wd[wd] = dir;
         reconcile(dir);
+        reconcile_lines(dir);
         scan(dir);
         spdlog::info("watching {} (kind {})", dir, w.config.kind);
     }
@@ -504,7 +606,8 @@ struct Watcher::Impl {
         }
         std::vector<std::string> names;
         while (const dirent* e = ::readdir(d))
-            if (e->d_type != DT_DIR && is_candidate(e->d_name)) names.emplace_back(e->d_name);
+            if (e->d_type != DT_DIR && (is_candidate(e->d_name) || is_prompt_list(e->d_name)))
+                names.emplace_back(e->d_name);
         ::closedir(d);
         std::sort(names.begin(), names.end());
         for (const auto& n : names) enqueue(dir, n);

@@ -205,7 +205,9 @@ def test_refusals_per_field(tmp):
             assert needle in r.stderr, (shown, r.stderr[:300])
             assert r.stdout == "", (shown, r.stdout)
         assert d.get_json("/v1/jobs")["jobs"] == []
-        assert api.stats()["requests"] == 0
+        # Only the start-up balance read reached the provider; nothing of a refused job.
+        st = api.stats()
+        assert st["requests"] == st["balance_reads"] and st["submits"] == 0, st
 
 
 # ---- credits and the daily cap --------------------------------------------------------------

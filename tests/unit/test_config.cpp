@@ -338,7 +338,7 @@ token = "s3cret-token"
             {"[[watch]]\nkind = \"video\"", "watch[0].dir", "required"},
             {"[[watch]]\ndir = \"\"", "watch[0].dir", "must not be empty"},
             {"[[watch]]\ndir = \"/in\"\nkind = \"gif\"", "watch[0].kind",
-             "one of video|video-v2alpha|upscale|inpaint|upscale-creative|inpaint-v2beta"},
+             "one of video|video-v2alpha|upscale|inpaint|upscale-creative|inpaint-v2beta|ultra|core"},
             {"[[watch]]\ndir = \"/in\"\nparams = 3", "watch[0].params", "must be a table"},
             {"[[watch]]\ndir = \"/in\"\nparams = { a = [1] }", "watch[0].params.a", "an array"},
             {"[[watch]]\ndir = \"/in\"\nparams = { a = nan }", "watch[0].params.a", "finite"},

@@ -107,8 +107,8 @@ TEST_SUITE("wire") {
         s.version = "0.1.0";
         s.uptime_s = 12.34;
         s.counts = {{"queued", 3}, {"succeeded", 9}};
-        s.keys.push_back({"main", 2, "locked", 1764583260.5, false, 4, 150, 1, 20, 400});
-        s.keys.push_back({"spare", 1, "active", 0, true, 0, 150, 0, 0, 0});
+        s.keys.push_back({"main", 2, "locked", 1764583260.5, false, 4, 150, 1, 20, 400, 120.5});
+        s.keys.push_back({"spare", 1, "active", 0, true, 0, 150, 0, 0, 0, std::nullopt});
         s.daily_credits = 250;
         s.spent_today = 20;
         auto j = wire::status_json(s);
@@ -116,6 +116,8 @@ TEST_SUITE("wire") {
         CHECK(j["budget"]["daily_credits"].is_number_integer());
         CHECK(j["keys"][0]["locked_until"] == "2025-12-01T10:01:00.500Z");
         CHECK(j["keys"][1]["locked_until"].is_null());
+        CHECK(j["keys"][0]["balance"] == 120.5);
+        CHECK(j["keys"][1]["balance"].is_null());  // not read yet
         auto back = wire::parse_status(j);
         REQUIRE_MESSAGE(back.ok(), back.error().message);
         CHECK(wire::status_json(*back) == j);
@@ -130,8 +132,11 @@ TEST_SUITE("wire") {
         c.latency_sum = 0.01;
         genq::ports::StatusView s;
         s.counts = {{"queued", 1}};
-        s.keys.push_back({"main", 1, "active", 0, false, 4, 150, 2, 0, 0});
+        s.keys.push_back({"main", 1, "active", 0, false, 4, 150, 2, 0, 0, 37.5});
+        s.keys.push_back({"unread", 1, "active", 0, false, 0, 150, 0, 0, 0, std::nullopt});
         std::string text = genq::api::render_metrics(s, c);
+        CHECK(text.find("genq_key_balance_credits{key=\"main\"} 37.5\n") != std::string::npos);
+        CHECK(text.find("genq_key_balance_credits{key=\"unread\"}") == std::string::npos);
         CHECK(text.find("genq_provider_requests_total{key=\"main\",class=\"2xx\"} 3\n") !=
               std::string::npos);
         CHECK(text.find("genq_request_duration_seconds_bucket{le=\"0.05\"} 1\n") != std::string::npos);
