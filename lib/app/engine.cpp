@@ -313,6 +313,7 @@ struct Engine::Impl {
 
     // GET /v1/user/balance through the same client and limiter as the key's jobs.
     asio::awaitable<void> read_credits(RequestId id, std::string key) {
+        co_await asio::this_coro::throw_if_cancelled(false);
         net::HttpRequest req = balance_request(identity(key));
         std::string no_file;
         auto res = co_await send(id, key, std::move(req), no_file);

@@ -528,8 +528,9 @@ asio::awaitable<Result<HttpResponse>> ClientImpl::send_on_slot(HttpRequest reque
         }
         // A kept-alive connection the server already closed fails before any answer: the
         // request never reached the application, so one retry on a new connection is safe.
+        // Never after a cancellation: the caller asked for the request to end.
         bool retry = reused && attempt == 0 && !out.response_started && epoch == epoch_ &&
-                     out.error.ec != errc::timeout;
+                     out.error.ec != errc::timeout && out.error.ec != errc::canceled;
         beast::get_lowest_layer(conn->stream).close();
         conn.reset();
         if (!retry) {

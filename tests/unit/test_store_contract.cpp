@@ -230,12 +230,12 @@ TEST_SUITE("store contract") {
         std::string url = fresh_pg_database();
         auto a = open_pg(url, "a");
         int v = a->schema_version();
-        CHECK(v == 3);
+        CHECK(v == 4);  // schema/pg/0001..0004
         auto b = open_pg(url, "b");
         CHECK(b->schema_version() == v);
         auto c = PgConnection::open(url, "");
         REQUIRE(c.ok());
-        CHECK((*c)->exec("SELECT count(*) FROM schema_version").rows[0][0] == "3");
+        CHECK((*c)->exec("SELECT count(*) FROM schema_version").rows[0][0] == "4");
         auto nodes = (*c)->exec("SELECT name FROM nodes ORDER BY name");
         REQUIRE(nodes.rows.size() == 2);
         CHECK(nodes.rows[1][0] == "b");
