@@ -56,6 +56,9 @@ def bash_complete(*words, cwd=None):
 
 
 def test_bash_completes(tmp):
+    r = subprocess.run(["bash", "--norc", "-c", "source %s; complete -p genqctl" %
+                        (COMPLETIONS / "bash" / "genqctl")], capture_output=True, text=True)
+    assert r.stdout.strip() == "complete -F _genqctl genqctl", r  # registered for genqctl
     assert bash_complete("su") == ["submit"]
     assert sorted(bash_complete("")) == sorted(commands())  # every command, the hidden one not
     assert "completion" not in bash_complete("co")
@@ -63,8 +66,10 @@ def test_bash_completes(tmp):
     assert bash_complete("--socket", "/tmp/x", "li") == ["list"]     # its value is no command
     assert bash_complete("list", "--state", "r") == ["running"]
     assert "upscale" in bash_complete("submit", "--kind", "ups")
-    assert bash_complete("list", "--state=su") == ["submitting", "succeeded"] or \
-        bash_complete("list", "--state", "=", "su") == ["submitting", "succeeded"]
+    # --state=su: bash splits the word at "=" (COMP_WORDBREAKS) before the function sees it.
+    assert bash_complete("list", "--state", "=", "su") == ["submitting", "succeeded"]
+    assert bash_complete("list", "--state", "=", "") == [
+        "queued", "submitting", "running", "succeeded", "failed", "canceled"]
     assert sorted(bash_complete("help", "s")) == ["status", "submit"]
     assert bash_complete("resume", "--b") == ["--budget"]
     assert "--socket" in bash_complete("wait", "--so")  # global options after the command
