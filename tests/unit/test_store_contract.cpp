@@ -14,6 +14,7 @@
 
 #include "core/clock.hpp"
 #include "core/ids.hpp"
+#include "store/database.hpp"
 #include "store/pg_connection.hpp"
 #include "store/pg_queue_store.hpp"
 #include "store/sqlite_queue_store.hpp"
@@ -191,7 +192,57 @@ void check_send_log(QueueStore& s) {
     CHECK(s.sends_since("other", 0).empty());
 }
 
+// The counts and credit sums /v1/status shows, through every kind of write (issue 12: the
+// SQLite store keeps them in trigger-maintained tables instead of scanning every job).
+void check_counters(QueueStore& s) {
+    constexpr std::int64_t kDay = 86400000;
+    std::int64_t today = (now_ms() / kDay) * kDay;
+    std::vector<Job> jobs;
+    for (int i = 0; i < 5; ++i) jobs.push_back(make_job("c" + std::to_string(i)));
+    s.insert(jobs, "");
+    auto counts = s.counts_by_state();
+    CHECK(counts["queued"] == 5);
+    CHECK(counts["succeeded"] == 0);
+    CHECK(counts.size() == 6);
+    auto finish = [&](Job& j, const std::string& key, int cost, std::int64_t at) {
+        j.key_name = key;
+        REQUIRE(s.transition(j, JobState::submitting, "", Durability::relaxed, at));
+        REQUIRE(s.transition(j, JobState::running, "", Durability::relaxed, at));
+        j.finished_at = at;
+        j.cost = cost;
+        REQUIRE(s.transition(j, JobState::succeeded, "", Durability::full, at));
+    };
+    finish(jobs[0], "main", 20, today + 1000);
+    finish(jobs[1], "main", 20, today - kDay + 5);  // yesterday
+    finish(jobs[2], "second", 25, today + 2000);
+    jobs[3].key_name = "main";
+    REQUIRE(s.transition(jobs[3], JobState::submitting, "", Durability::relaxed, now_ms()));
+    REQUIRE(s.transition(jobs[4], JobState::canceled, "", Durability::full, now_ms()));
+    counts = s.counts_by_state();
+    CHECK(counts["queued"] == 0);
+    CHECK(counts["submitting"] == 1);
+    CHECK(counts["running"] == 0);
+    CHECK(counts["succeeded"] == 3);
+    CHECK(counts["canceled"] == 1);
+    auto all = s.credits_by_key(0);
+    CHECK(all["main"] == 40);
+    CHECK(all["second"] == 25);
+    auto day = s.credits_by_key(today);
+    CHECK(day["main"] == 20);
+    CHECK(day["second"] == 25);
+    // Not a day boundary: only what finished from then on.
+    auto since = s.credits_by_key(today + 1500);
+    CHECK(since.count("main") == 0);
+    CHECK(since["second"] == 25);
+    // A progress save that changes what a finished job cost is counted too.
+    jobs[0].cost = 3;
+    s.save_progress(jobs[0], Durability::full);
+    CHECK(s.credits_by_key(today)["main"] == 3);
+    CHECK(s.credits_by_key(0)["main"] == 23);
+}
+
 void run_contract(const std::function<std::unique_ptr<QueueStore>()>& fresh) {
+    SUBCASE("counters") { check_counters(*fresh()); }
     SUBCASE("jobs and history") { check_jobs_and_history(*fresh()); }
     SUBCASE("queue order") { check_queue_order(*fresh()); }
     SUBCASE("listing") { check_listing(*fresh()); }
@@ -218,6 +269,30 @@ TEST_SUITE("store contract") {
         });
     }
 
+    TEST_CASE("SQLite: the counters follow rows deleted behind the store's back (retention)") {
+        TempDir dir;
+        auto s = SqliteQueueStore::open(dir.path);
+        REQUIRE(s.ok());
+        QueueStore& q = **s;
+        Job a = make_job("a");
+        Job b = make_job("b");
+        q.insert({a, b}, "");
+        a.key_name = "main";
+        REQUIRE(q.transition(a, JobState::submitting, "", Durability::full, now_ms()));
+        REQUIRE(q.transition(a, JobState::running, "", Durability::full, now_ms()));
+        a.finished_at = now_ms();
+        a.cost = 20;
+        REQUIRE(q.transition(a, JobState::succeeded, "", Durability::full, now_ms()));
+        CHECK(q.credits_by_key(0)["main"] == 20);
+        auto& db = (*s)->database();
+        db.exec("DELETE FROM job_events WHERE job_id='" + a.id + "'");
+        db.exec("DELETE FROM jobs WHERE id='" + a.id + "'");
+        auto counts = q.counts_by_state();
+        CHECK(counts["succeeded"] == 0);
+        CHECK(counts["queued"] == 1);
+        CHECK(q.credits_by_key(0).count("main") == 0);
+    }
+
     TEST_CASE("pg: the PostgreSQL store keeps the storage interface's contract") {
         SKIP_WITHOUT_PG();
         run_contract([&]() -> std::unique_ptr<QueueStore> {
@@ -230,12 +305,14 @@ TEST_SUITE("store contract") {
         std::string url = fresh_pg_database();
         auto a = open_pg(url, "a");
         int v = a->schema_version();
-        CHECK(v == 4);  // schema/pg/0001..0004
+        CHECK(v == 8);  // the newest of schema/pg/ (0008, issue 12's indexes)
         auto b = open_pg(url, "b");
         CHECK(b->schema_version() == v);
         auto c = PgConnection::open(url, "");
         REQUIRE(c.ok());
-        CHECK((*c)->exec("SELECT count(*) FROM schema_version").rows[0][0] == "4");
+        // One row per file applied (0001..0004 and 0008 on this branch; 0005..0007 are others').
+        auto files = (*c)->exec("SELECT count(*) FROM schema_version").rows[0][0];
+        CHECK((files == "5" || files == "8"));
         auto nodes = (*c)->exec("SELECT name FROM nodes ORDER BY name");
         REQUIRE(nodes.rows.size() == 2);
         CHECK(nodes.rows[1][0] == "b");
