@@ -241,8 +241,11 @@ std::vector<Job> JobStore::next_queued(double now_s, int limit) {
 }
 
 double JobStore::next_queued_wake(double now_s) {
+    // INDEXED BY: without statistics SQLite prefers jobs_state and reads every queued job
+    // (600 ms with a million queued, on every refresh of the dispatcher's batch).
     auto st = db_.prepare(
-        "SELECT min(not_before_s) FROM jobs WHERE state='queued' AND not_before_s > ?");
+        "SELECT min(not_before_s) FROM jobs INDEXED BY jobs_queued_wake WHERE state='queued' "
+        "AND not_before_s > ?");
     st->bind(1, now_s);
     if (!st->step() || st->is_null(0)) return 0;
     return st->real(0);
