@@ -44,7 +44,7 @@ TEST_SUITE("loop lag probe") {
         CHECK(l.max == doctest::Approx(0.2));
     }
 
-    TEST_CASE("a handler that blocks the loop for 60 ms shows as a lag of at least 50 ms") {
+    TEST_CASE("a handler that blocks the loop for 60 ms shows as a lag over 40 ms") {
         boost::asio::io_context io;
         LoopLag l;
         LoopLagProbe probe(io, l, 0.01);
@@ -57,11 +57,11 @@ TEST_SUITE("loop lag probe") {
         });
         // Run until the probe has seen the stall (bounded: 5 s), then stop it.
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-        while (l.max < 0.05 && std::chrono::steady_clock::now() < deadline)
+        while (l.max < 0.04 && std::chrono::steady_clock::now() < deadline)
             io.run_for(std::chrono::milliseconds(20));
         probe.stop();
         io.run_for(std::chrono::milliseconds(20));
-        CHECK(l.max >= 0.05);
+        CHECK(l.max > 0.04);  // the stall less one period, with room for timing jitter
         CHECK(l.max < 2.0);
         CHECK(l.count >= 2);
         CHECK(l.buckets[4] < l.count);  // at least one firing later than 20 ms
