@@ -23,8 +23,8 @@ def test_store_contract_on_postgresql(tmp):
         print(r.stdout[-3000:])
         assert r.returncode == 0, r.stdout + r.stderr
         assert "skipped: no PostgreSQL" not in r.stdout, "the PostgreSQL cases did not run"
-        # Every "pg:" case ran: 1 SQLite + 6 PostgreSQL cases.
-        assert "7 passed" in r.stdout, r.stdout
+        # Every "pg:" case ran: 2 SQLite + 6 PostgreSQL cases.
+        assert "8 passed" in r.stdout, r.stdout
 
 
 if __name__ == "__main__":
