@@ -131,7 +131,10 @@ def perf_start(pid, out):
     if shutil.which("perf") is None:
         print("perf not found: apt-get install linux-perf", file=sys.stderr)
         return None
-    return subprocess.Popen(["perf", "record", "-g", "-F", "999", "-p", str(pid), "-o", out],
+    # GENQ_PERF_CALLGRAPH=dwarf: call graphs through code built without frame pointers.
+    graph = os.environ.get("GENQ_PERF_CALLGRAPH", "")
+    how = ["--call-graph", graph, "-F", "199"] if graph else ["-g", "-F", "999"]
+    return subprocess.Popen(["perf", "record"] + how + ["-p", str(pid), "-o", out],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""The core benchmark (issue 2): many jobs on 2 keys against the stand-in provider with scaled
+"""The core benchmark (issue 2): many jobs on --keys keys (default 2) against the stand-in provider with scaled
 limits (window 1 s) and generation times shaped like the real ones (3.5 windows +- 25 %).
-Prints one JSON line. Usage: bench/run_bench.py [--jobs 2000] [--queued 100000] [--bin build]
+Prints one JSON line. Usage: bench/run_bench.py [--jobs 2000] [--keys 2] [--queued 100000]
+[--bin build]. The heavy run of issue 12 is `--keys 4 --jobs 6000 --queued 0`: as many keys as
+the stand-in serves at 150 requests per 1 s window, genqd's CPU per job.
 
 It measures, it does not assert: compare with the targets in the README."""
 
@@ -19,6 +21,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
 from fakeapi import FakeApi, max_per_window  # noqa: E402
 import genqtest  # noqa: E402
 from images import make_png  # noqa: E402
+from poll_bench import perf_start, perf_stop  # noqa: E402
 
 
 def proc_stat(pid):
@@ -43,13 +46,21 @@ def budget_share(entries, t_from, t_to, keys, limit, window):
 
 def run_throughput(tmp, args):
     limit, window, margin = 150, 1.0, args.margin
-    with FakeApi(genqtest.BIN_DIR, tmp / "api", keys=["test-key-0", "test-key-1"],
+    names = ["main", "second"] + ["k%d" % i for i in range(2, args.keys)]
+    names = names[:args.keys]
+    for i, name in enumerate(names):
+        genqtest.KEY_TEXTS.setdefault(name, "test-key-%d" % i)
+    with FakeApi(genqtest.BIN_DIR, tmp / "api", keys=[genqtest.KEY_TEXTS[n] for n in names],
                  limit=limit, window=window, lockout=60, poll_interval=1.0,
                  gen_time=3.5 * window, gen_jitter=0.25, video_bytes=args.video_bytes) as api:
-        d = genqtest.Genqd(tmp / "d", api, keys={"main": 1, "second": 1},
+        d = genqtest.Genqd(tmp / "d", api, keys={n: 1 for n in names}, start=False,
                            limits={"requests_per_window": limit, "window": window,
                                    "safety_margin": margin, "poll_interval": 1.0, "lockout": 60},
                            extra="")
+        if args.info_log:  # a production log level: debug formats a line per request
+            d.config.write_text(d.config.read_text().replace('log_level = "debug"',
+                                                             'log_level = "info"'))
+        d.start()
         d.ctl("pause", check=0)
         img = tmp / "frame.png"
         img.write_bytes(make_png(1024, 576, seed=1))
@@ -59,6 +70,7 @@ def run_throughput(tmp, args):
         for i in range(0, args.jobs, batch):
             ids += d.submit([img] * min(batch, args.jobs - i))
         submit_s = time.monotonic() - t0
+        rec = perf_start(d.proc.pid, args.perf) if args.perf else None
         cpu0 = proc_stat(d.proc.pid)
         start = time.time()
         d.ctl("resume", check=0)
@@ -69,6 +81,7 @@ def run_throughput(tmp, args):
             done = counts["succeeded"] + counts["failed"] + counts["canceled"]
         elapsed = time.time() - start
         cpu = proc_stat(d.proc.pid) - cpu0
+        perf_stop(rec, args.perf, 30)
         peak_rss = proc_mem(d.proc.pid, "VmHWM")
         failed = d.get_json("/v1/status")["counts"]["failed"]
         d.stop()
@@ -76,9 +89,10 @@ def run_throughput(tmp, args):
         entries = api.log_entries()
         submits = sorted(e["t"] for e in entries if e["op"] == "submit")
         # "While work was waiting": from the first request until the last job was submitted.
-        share = budget_share(entries, entries[0]["t"], submits[-1], 2, limit, window)
+        share = budget_share(entries, entries[0]["t"], submits[-1], len(names), limit, window)
         worst = max(max_per_window(entries, window).values())
         return {
+            "keys": len(names),
             "jobs": len(ids),
             "failed": failed,
             "submit_jobs_per_s": round(len(ids) / submit_s, 1),
@@ -122,6 +136,11 @@ def run_queued(tmp, count):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--jobs", type=int, default=2000)
+    ap.add_argument("--keys", type=int, default=2)
+    ap.add_argument("--perf", default="", help="perf.data path: profile genqd while the jobs run "
+                    "and print the top entries on stderr")
+    ap.add_argument("--info-log", action="store_true",
+                    help="log at info (the default keeps the tests' debug level, as before)")
     ap.add_argument("--queued", type=int, default=100000)
     ap.add_argument("--margin", type=float, default=0.05, help="safety margin (s), scaled")
     ap.add_argument("--video-bytes", type=int, default=50000)

@@ -53,6 +53,23 @@ void render_latency(const Counters& c, std::string& out) {
     out += fmt::format("genq_request_duration_seconds_count {}\n", c.latency_count);
 }
 
+void render_loop_lag(const ports::LoopLag& l, std::string& out) {
+    out += "# HELP genq_loop_lag_seconds How late the event loop ran its probe timer.\n";
+    out += "# TYPE genq_loop_lag_seconds histogram\n";
+    for (std::size_t i = 0; i < ports::LoopLag::kBuckets.size(); ++i)
+        out += fmt::format("genq_loop_lag_seconds_bucket{{le=\"{}\"}} {}\n",
+                           ports::LoopLag::kBuckets[i], l.buckets[i]);
+    out += fmt::format("genq_loop_lag_seconds_bucket{{le=\"+Inf\"}} {}\n", l.count);
+    out += fmt::format("genq_loop_lag_seconds_sum {}\n", l.sum);
+    out += fmt::format("genq_loop_lag_seconds_count {}\n", l.count);
+    out += "# HELP genq_loop_lag_max_seconds The longest loop stall seen since start.\n";
+    out += "# TYPE genq_loop_lag_max_seconds gauge\n";
+    out += fmt::format("genq_loop_lag_max_seconds {}\n", l.max);
+    out += "# HELP genq_loop_lag_recent_max_seconds The longest stall in the last 1-2 minutes.\n";
+    out += "# TYPE genq_loop_lag_recent_max_seconds gauge\n";
+    out += fmt::format("genq_loop_lag_recent_max_seconds {}\n", l.recent_max);
+}
+
 void render_live(const ports::StatusView& s, std::string& out) {
     out += "# HELP genq_jobs Jobs by state.\n# TYPE genq_jobs gauge\n";
     auto counts = s.counts;
@@ -82,6 +99,7 @@ std::string render_metrics(const ports::StatusView& status, const ports::Provide
     std::string out;
     render_requests(c, status, out);
     render_latency(c, out);
+    render_loop_lag(c.loop_lag, out);
     render_live(status, out);
     return out;
 }

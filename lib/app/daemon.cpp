@@ -17,6 +17,7 @@
 #include "app/engine.hpp"
 #include "app/engine_control.hpp"
 #include "app/intake.hpp"
+#include "app/loop_lag_probe.hpp"
 #include "app/metrics.hpp"
 #include "core/files.hpp"
 #include "core/key_advice.hpp"
@@ -188,6 +189,8 @@ private:
             publish_transition(job, from, detail);
         });
         engine_->start();
+        lag_probe_ = std::make_unique<LoopLagProbe>(io_, metrics_.loop_lag);
+        lag_probe_->start();
         start_watches();
         return ok_status();
     }
@@ -327,6 +330,7 @@ private:
         status_timer_.cancel();
         heartbeat_timer_.cancel();
         recheck_timer_.cancel();
+        if (lag_probe_) lag_probe_->stop();
         engine_->stop(config_.stop_grace, [this] {
             client_->cancel_all();
             last_resort_.cancel();
@@ -396,6 +400,7 @@ private:
     std::unique_ptr<EngineControl> control_;
     std::unique_ptr<api::ControlApi> api_;
     std::unique_ptr<net::ControlServer> server_;
+    std::unique_ptr<LoopLagProbe> lag_probe_;
     std::unique_ptr<watch::Watcher> watcher_;  // last: it uses the intake, store and loop
 };
 

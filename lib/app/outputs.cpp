@@ -55,28 +55,49 @@ std::string Outputs::metadata_text(const Job& job) {
 Status Outputs::place(Job& job, std::string_view ext, store::Durability d) {
     const std::string part = part_path(job.id);
     for (int tries = 0; tries < 100; ++tries) {
-        if (job.output.empty()) {
-            job.output = choose_name(job, ext);
-            // The reservation must survive a killed process (relaxed commits do, in the WAL) so
-            // a restart recognises the renamed file; a result that cannot be fetched again
-            // (sync kinds) asks for a durable one.
-            store_.save_progress(job, d);
+        if (!job.output.empty()) {
+            auto st = place_reserved(job, part);
+            if (st || st.error().code != "exists") return st;
+            continue;  // someone else's file appeared under the name: pick another
         }
-        std::string meta_tmp = dir_ + "/.genq-" + job.id + ".json.part";
-        if (auto st = write_file_synced(meta_tmp, metadata_text(job)); !st) return st;
-        auto renamed = rename_no_replace(part, job.output);
-        if (!renamed) {
-            ::unlink(meta_tmp.c_str());
+        job.output = choose_name(job, ext);
+        // The reservation must survive a killed process (relaxed commits do, in the WAL) so a
+        // restart recognises the renamed file; a result that cannot be fetched again (sync
+        // kinds) asks for a durable one.
+        store_.save_progress(job, d);
+        // A name just found free: the metadata goes straight to its place, created only if
+        // absent, and complete (fsynced) before the result appears beside it. No temporary
+        // and no second rename: one file created per result instead of two.
+        const std::string meta = job.output + ".json";
+        auto written = write_new_file_synced(meta, metadata_text(job));
+        if (!written && written.error().code != "exists") return written;
+        if (written) {
+            auto renamed = rename_no_replace(part, job.output);
+            if (renamed) return fsync_path(dir_);
+            ::unlink(meta.c_str());  // ours: created above
             if (renamed.error().code != "exists") return renamed;
-            job.output.clear();  // someone else's file appeared under the name: pick another
-            continue;
         }
-        if (::rename(meta_tmp.c_str(), (job.output + ".json").c_str()) != 0)
-            return Error{"io_error", "cannot rename metadata for " + job.output + ": " +
-                                         errno_text(errno)};
-        return fsync_path(dir_);
+        job.output.clear();
     }
     return Error{"io_error", "no free output name for " + job.input_name};
+}
+
+// A name reserved before (a restart finishing a result): its metadata may be ours from before
+// the crash, so it is replaced through a temporary as the result is moved in. "exists" (and
+// job.output cleared) when someone else's file took the name.
+Status Outputs::place_reserved(Job& job, const std::string& part) {
+    std::string meta_tmp = dir_ + "/.genq-" + job.id + ".json.part";
+    if (auto st = write_file_synced(meta_tmp, metadata_text(job)); !st) return st;
+    auto renamed = rename_no_replace(part, job.output);
+    if (!renamed) {
+        ::unlink(meta_tmp.c_str());
+        if (renamed.error().code == "exists") job.output.clear();
+        return renamed;
+    }
+    if (::rename(meta_tmp.c_str(), (job.output + ".json").c_str()) != 0)
+        return Error{"io_error",
+                     "cannot rename metadata for " + job.output + ": " + errno_text(errno)};
+    return fsync_path(dir_);
 }
 
 Status Outputs::write_metadata(const Job& job) {

@@ -38,6 +38,7 @@ public:
 
 private:
     std::string choose_name(const Job& job, std::string_view ext) const;
+    Status place_reserved(Job& job, const std::string& part);
     // The job as it reads once succeeded.
     static std::string metadata_text(const Job& job);
     std::string dir_;

@@ -92,8 +92,11 @@ Status fsync_path(const std::string& path) {
     return ok_status();
 }
 
-Status write_file_synced(const std::string& path, std::string_view bytes) {
-    Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+namespace {
+
+Status write_synced(const std::string& path, std::string_view bytes, int mode_flags) {
+    Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | mode_flags, 0644));
+    if (fd.get() < 0 && errno == EEXIST) return Error{"exists", path + " exists"};
     if (fd.get() < 0) return io_error("cannot create", path, errno);
     std::size_t off = 0;
     while (off < bytes.size()) {
@@ -112,6 +115,16 @@ Status write_file_synced(const std::string& path, std::string_view bytes) {
         return io_error("cannot fsync", path, err);
     }
     return ok_status();
+}
+
+}  // namespace
+
+Status write_file_synced(const std::string& path, std::string_view bytes) {
+    return write_synced(path, bytes, O_TRUNC);
+}
+
+Status write_new_file_synced(const std::string& path, std::string_view bytes) {
+    return write_synced(path, bytes, O_EXCL);
 }
 
 Status write_file_durably(const std::string& path, std::string_view bytes) {

@@ -19,6 +19,8 @@ Status write_file_durably(const std::string& path, std::string_view bytes);
 Status fsync_path(const std::string& path);  // a file or a directory
 // Creates or truncates `path` with `bytes` and fsyncs the file (not its directory).
 Status write_file_synced(const std::string& path, std::string_view bytes);
+// The same for a file that must not exist yet: error "exists" if it does (nothing written).
+Status write_new_file_synced(const std::string& path, std::string_view bytes);
 Status make_dirs(const std::string& path);
 
 // Renames without ever replacing an existing file (RENAME_NOREPLACE). Error "exists" if taken.

@@ -8,6 +8,18 @@
 
 namespace genq::ports {
 
+// How late the event loop ran a timer (app/loop_lag_probe): a stall of the single thread shows
+// here as lag, whatever caused it (a long SQLite statement, an fsync, a big JSON reply).
+struct LoopLag {
+    static constexpr std::array<double, 9> kBuckets = {0.001, 0.002, 0.005, 0.01, 0.02,
+                                                      0.05,  0.1,   0.5,   1};
+    std::array<std::uint64_t, kBuckets.size()> buckets{};
+    std::uint64_t count = 0;
+    double sum = 0;
+    double max = 0;         // since start
+    double recent_max = 0;  // over the last one to two minutes
+};
+
 struct ProviderCounters {
     // requests[key]["2xx"|"4xx"|"5xx"|"error"]
     std::map<std::string, std::map<std::string, std::uint64_t>> requests;
@@ -21,6 +33,7 @@ struct ProviderCounters {
     std::array<std::uint64_t, kBuckets.size()> latency_buckets{};
     std::uint64_t latency_count = 0;
     double latency_sum = 0;
+    LoopLag loop_lag;
 };
 
 }  // namespace genq::ports

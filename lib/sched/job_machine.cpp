@@ -65,11 +65,17 @@ void JobMachine::set_spent_today(double credits, TimePoint now) {
 // ---- bookkeeping ---------------------------------------------------------------------------
 
 void JobMachine::enter_active(const Job& job) {
-    if (active_.count(job.id) == 0) {
+    auto it = active_.find(job.id);
+    if (it == active_.end()) {
         keys_.add_in_flight(job.key_name, 1);
         in_flight_price_ += price_of(job);
+        committed_by_key_[job.key_name] += price_of(job);
+        active_.emplace(job.id, job);
+        return;
     }
-    active_[job.id] = job;
+    committed_by_key_[it->second.key_name] -= price_of(it->second);
+    committed_by_key_[job.key_name] += price_of(job);
+    it->second = job;
 }
 
 void JobMachine::leave_active(const std::string& job_id) {
@@ -77,6 +83,7 @@ void JobMachine::leave_active(const std::string& job_id) {
     if (it == active_.end()) return;
     keys_.add_in_flight(it->second.key_name, -1);
     in_flight_price_ -= price_of(it->second);
+    committed_by_key_[it->second.key_name] -= price_of(it->second);
     active_.erase(it);
     polls_.remove(job_id);
     timing_.erase(job_id);
@@ -243,7 +250,7 @@ bool JobMachine::over_budget(const Job& job, TimePoint now) {
     return spent_ + in_flight_price_ + price_of(job) > settings_.daily_credits;
 }
 
-Offer JobMachine::offer(std::vector<Job> candidates, TimePoint now) {
+Offer JobMachine::offer(std::vector<Job>& candidates, TimePoint now) {
     Offer o;
     for (Job& job : candidates) {
         if (active_.count(job.id)) continue;

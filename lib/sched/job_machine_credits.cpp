@@ -69,11 +69,14 @@ void JobMachine::charge_balance(const std::string& key, double credits) {
 }
 
 std::set<std::string> JobMachine::too_poor_for(const Job& job) const {
-    std::map<std::string, double> committed;  // what each key's active jobs will cost
-    for (const auto& [id, a] : active_) committed[a.key_name] += price_of(a);
     std::set<std::string> out;
-    for (const auto& [key, c] : credits_)
-        if (c.balance && *c.balance - committed[key] < price_of(job)) out.insert(key);
+    const int price = price_of(job);
+    for (const auto& [key, c] : credits_) {
+        if (!c.balance) continue;
+        auto committed = committed_by_key_.find(key);  // what the key's active jobs will cost
+        double held = committed == committed_by_key_.end() ? 0 : committed->second;
+        if (*c.balance - held < price) out.insert(key);
+    }
     return out;
 }
 

@@ -126,22 +126,30 @@ void Database::exec(std::string_view sql) {
 
 std::int64_t Database::changes() const { return sqlite3_changes64(db_); }
 
+void Database::set_durability(Durability d) {
+    if (d == durability_) return;
+    run_cached(d == Durability::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    durability_ = d;
+}
+
+void Database::run_cached(std::string_view sql) { prepare(sql)->run(); }
+
 Transaction::Transaction(Database& db, Durability d) : db_(db), durability_(d) {
-    if (durability_ == Durability::relaxed) db_.exec("PRAGMA synchronous=NORMAL");
-    db_.exec("BEGIN IMMEDIATE");
+    db_.set_durability(durability_);
+    db_.run_cached("BEGIN IMMEDIATE");
 }
 
 Transaction::~Transaction() {
     try {
         if (!done_) db_.exec("ROLLBACK");
-        if (durability_ == Durability::relaxed) db_.exec("PRAGMA synchronous=FULL");
     } catch (const DbError&) {
         // A failed rollback leaves SQLite to roll back on close; nothing more to do here.
     }
 }
 
 void Transaction::commit() {
-    db_.exec("COMMIT");
+    db_.before_commit();
+    db_.run_cached("COMMIT");
     done_ = true;
 }
 

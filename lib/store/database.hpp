@@ -2,6 +2,7 @@
 // transactions that roll back unless committed. sqlite3.h stays in database.cpp.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -84,10 +85,24 @@ public:
     std::int64_t changes() const;
     sqlite3* handle() const { return db_; }
 
+    // Sets PRAGMA synchronous for the commits that follow (FULL or NORMAL), only when it
+    // changes: a run of relaxed commits (sends, progress) no longer toggles it twice each.
+    // A write outside a Transaction commits with the durability of the last transaction.
+    void set_durability(Durability d);
+    // Runs `sql` (BEGIN, COMMIT, ...) as a cached statement instead of parsing it each time.
+    void run_cached(std::string_view sql);
+    // Runs inside every transaction just before its COMMIT (the send log's deferred rows).
+    void set_before_commit(std::function<void()> f) { before_commit_ = std::move(f); }
+    void before_commit() {
+        if (before_commit_) before_commit_();
+    }
+
 private:
     explicit Database(sqlite3* db) : db_(db) {}
     sqlite3* db_;
     std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
+    Durability durability_ = Durability::full;  // what PRAGMA synchronous says now
+    std::function<void()> before_commit_;
 };
 
 

@@ -61,7 +61,10 @@ public:
     virtual std::map<std::string, std::int64_t> credits_by_key(std::int64_t since_ms) = 0;
 
     // ---- the limiter's memory ------------------------------------------------------------------
+    // May keep the send until the next commit or flush_sends(), which the caller runs before
+    // its loop turn ends (a killed process then loses at most the sends of that turn).
     virtual void record_send(std::string_view key, TimePoint t) = 0;
+    virtual void flush_sends() {}
     virtual std::vector<TimePoint> sends_since(std::string_view key, TimePoint from) = 0;
     virtual void prune_sends(TimePoint before) = 0;
     virtual void save_lockout(std::string_view key, TimePoint until) = 0;

@@ -4,15 +4,39 @@
 
 namespace genq::store {
 
-void SendLog::record(std::string_view key, TimePoint t) {
+SendLog::SendLog(Database& db) : db_(db) {
+    db_.set_before_commit([this] { write_pending(); });
+}
+
+SendLog::~SendLog() {
+    try {
+        flush();
+    } catch (const DbError&) {
+        // Closing on a failed database: the sends of the last turn are lost, as in a kill.
+    }
+    db_.set_before_commit(nullptr);
+}
+
+void SendLog::record(std::string_view key, TimePoint t) { pending_.emplace_back(key, t); }
+
+void SendLog::flush() {
+    if (pending_.empty()) return;
     Transaction tx(db_, Durability::relaxed);
+    tx.commit();  // the before-commit hook writes them
+}
+
+void SendLog::write_pending() {
+    if (pending_.empty()) return;
     auto st = db_.prepare("INSERT INTO key_sends (key_name, at_s) VALUES (?, ?)");
-    st->bind(1, key).bind(2, t);
-    st->run();
-    tx.commit();
+    for (const auto& [key, t] : pending_) {
+        st->bind(1, key).bind(2, t);
+        st->run();
+    }
+    pending_.clear();
 }
 
 std::vector<TimePoint> SendLog::since(std::string_view key, TimePoint from) {
+    flush();
     auto st = db_.prepare("SELECT at_s FROM key_sends WHERE key_name=? AND at_s>=? ORDER BY at_s");
     st->bind(1, key).bind(2, from);
     std::vector<TimePoint> out;
@@ -21,7 +45,7 @@ std::vector<TimePoint> SendLog::since(std::string_view key, TimePoint from) {
 }
 
 void SendLog::prune(TimePoint before) {
-    Transaction tx(db_, Durability::relaxed);
+    Transaction tx(db_, Durability::relaxed);  // writes the pending sends first
     auto st = db_.prepare("DELETE FROM key_sends WHERE at_s < ?");
     st->bind(1, before);
     st->run();

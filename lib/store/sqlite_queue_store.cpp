@@ -81,6 +81,7 @@ std::map<std::string, std::int64_t> SqliteQueueStore::credits_by_key(std::int64_
 }
 
 void SqliteQueueStore::record_send(std::string_view key, TimePoint t) { p_->sends.record(key, t); }
+void SqliteQueueStore::flush_sends() { p_->sends.flush(); }
 std::vector<TimePoint> SqliteQueueStore::sends_since(std::string_view key, TimePoint from) {
     return p_->sends.since(key, from);
 }

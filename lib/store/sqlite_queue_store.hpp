@@ -41,6 +41,7 @@ public:
     std::map<std::string, std::int64_t> credits_by_key(std::int64_t since_ms) override;
 
     void record_send(std::string_view key, TimePoint t) override;
+    void flush_sends() override;
     std::vector<TimePoint> sends_since(std::string_view key, TimePoint from) override;
     void prune_sends(TimePoint before) override;
     void save_lockout(std::string_view key, TimePoint until) override;

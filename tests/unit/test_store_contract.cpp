@@ -15,6 +15,7 @@
 #include "core/clock.hpp"
 #include "core/ids.hpp"
 #include "store/migrations.hpp"
+#include "store/database.hpp"
 #include "store/pg_connection.hpp"
 #include "store/pg_queue_store.hpp"
 #include "store/sqlite_queue_store.hpp"
@@ -207,9 +208,57 @@ void check_pauses(QueueStore& s) {
 // What check_pauses left, seen by the same store opened again (a restart).
 void check_pauses_reopened(QueueStore& s) {
     CHECK(s.load_pauses() == std::vector<std::string>{"other"});
+// The counts and credit sums /v1/status shows, through every kind of write (issue 12: the
+// SQLite store keeps them in trigger-maintained tables instead of scanning every job).
+void check_counters(QueueStore& s) {
+    constexpr std::int64_t kDay = 86400000;
+    std::int64_t today = (now_ms() / kDay) * kDay;
+    std::vector<Job> jobs;
+    for (int i = 0; i < 5; ++i) jobs.push_back(make_job("c" + std::to_string(i)));
+    s.insert(jobs, "");
+    auto counts = s.counts_by_state();
+    CHECK(counts["queued"] == 5);
+    CHECK(counts["succeeded"] == 0);
+    CHECK(counts.size() == 6);
+    auto finish = [&](Job& j, const std::string& key, int cost, std::int64_t at) {
+        j.key_name = key;
+        REQUIRE(s.transition(j, JobState::submitting, "", Durability::relaxed, at));
+        REQUIRE(s.transition(j, JobState::running, "", Durability::relaxed, at));
+        j.finished_at = at;
+        j.cost = cost;
+        REQUIRE(s.transition(j, JobState::succeeded, "", Durability::full, at));
+    };
+    finish(jobs[0], "main", 20, today + 1000);
+    finish(jobs[1], "main", 20, today - kDay + 5);  // yesterday
+    finish(jobs[2], "second", 25, today + 2000);
+    jobs[3].key_name = "main";
+    REQUIRE(s.transition(jobs[3], JobState::submitting, "", Durability::relaxed, now_ms()));
+    REQUIRE(s.transition(jobs[4], JobState::canceled, "", Durability::full, now_ms()));
+    counts = s.counts_by_state();
+    CHECK(counts["queued"] == 0);
+    CHECK(counts["submitting"] == 1);
+    CHECK(counts["running"] == 0);
+    CHECK(counts["succeeded"] == 3);
+    CHECK(counts["canceled"] == 1);
+    auto all = s.credits_by_key(0);
+    CHECK(all["main"] == 40);
+    CHECK(all["second"] == 25);
+    auto day = s.credits_by_key(today);
+    CHECK(day["main"] == 20);
+    CHECK(day["second"] == 25);
+    // Not a day boundary: only what finished from then on.
+    auto since = s.credits_by_key(today + 1500);
+    CHECK(since.count("main") == 0);
+    CHECK(since["second"] == 25);
+    // A progress save that changes what a finished job cost is counted too.
+    jobs[0].cost = 3;
+    s.save_progress(jobs[0], Durability::full);
+    CHECK(s.credits_by_key(today)["main"] == 3);
+    CHECK(s.credits_by_key(0)["main"] == 23);
 }
 
 void run_contract(const std::function<std::unique_ptr<QueueStore>()>& fresh) {
+    SUBCASE("counters") { check_counters(*fresh()); }
     SUBCASE("jobs and history") { check_jobs_and_history(*fresh()); }
     SUBCASE("queue order") { check_queue_order(*fresh()); }
     SUBCASE("listing") { check_listing(*fresh()); }
@@ -255,6 +304,30 @@ TEST_SUITE("store contract") {
         check_pauses(*open_pg(url, "n1"));
         check_pauses_reopened(*open_pg(url, "n1"));
         CHECK(open_pg(url, "n2")->load_pauses().empty());
+    }
+
+    TEST_CASE("SQLite: the counters follow rows deleted behind the store's back (retention)") {
+        TempDir dir;
+        auto s = SqliteQueueStore::open(dir.path);
+        REQUIRE(s.ok());
+        QueueStore& q = **s;
+        Job a = make_job("a");
+        Job b = make_job("b");
+        q.insert({a, b}, "");
+        a.key_name = "main";
+        REQUIRE(q.transition(a, JobState::submitting, "", Durability::full, now_ms()));
+        REQUIRE(q.transition(a, JobState::running, "", Durability::full, now_ms()));
+        a.finished_at = now_ms();
+        a.cost = 20;
+        REQUIRE(q.transition(a, JobState::succeeded, "", Durability::full, now_ms()));
+        CHECK(q.credits_by_key(0)["main"] == 20);
+        auto& db = (*s)->database();
+        db.exec("DELETE FROM job_events WHERE job_id='" + a.id + "'");
+        db.exec("DELETE FROM jobs WHERE id='" + a.id + "'");
+        auto counts = q.counts_by_state();
+        CHECK(counts["succeeded"] == 0);
+        CHECK(counts["queued"] == 1);
+        CHECK(q.credits_by_key(0).count("main") == 0);
     }
 
     TEST_CASE("pg: the PostgreSQL store keeps the storage interface's contract") {
