@@ -208,6 +208,8 @@ void check_pauses(QueueStore& s) {
 // What check_pauses left, seen by the same store opened again (a restart).
 void check_pauses_reopened(QueueStore& s) {
     CHECK(s.load_pauses() == std::vector<std::string>{"other"});
+}
+
 // The counts and credit sums /v1/status shows, through every kind of write (issue 12: the
 // SQLite store keeps them in trigger-maintained tables instead of scanning every job).
 void check_counters(QueueStore& s) {
