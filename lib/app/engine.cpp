@@ -71,7 +71,6 @@ struct Engine::Impl {
     bool running = false;
     bool stopping = false;
     bool dirty = false;
-    bool sends_flush_posted = false;
     int tasks = 0;
     std::function<void()> on_stopped;
     TimePoint started_at = 0;
@@ -260,25 +259,16 @@ struct Engine::Impl {
         std::function<bool()> before = [this, id, key] {
             TimePoint t = now();
             if (!machine.may_send(id, t)) return false;
+            // Written before the bytes go out: a SIGKILL right after the write must not let a
+            // restart forget the send and put one request too many into the key's window.
             store.record_send(key, t);
-            flush_sends_later();
+            store.flush_sends();
             return true;
         };
         TimePoint t0 = now();
         auto res = co_await client.send(std::move(req), std::move(part), std::move(before));
         observe(key, res, now() - t0);
         co_return res;
-    }
-
-    // The store may keep a send until its next commit; this turn's sends reach the database
-    // before the loop runs anything else queued after them.
-    void flush_sends_later() {
-        if (sends_flush_posted) return;
-        sends_flush_posted = true;
-        asio::post(io, [this] {
-            sends_flush_posted = false;
-            store.flush_sends();
-        });
     }
 
     // The request is built before anything is spawned: an input that cannot be read back is a
