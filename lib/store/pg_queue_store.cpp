@@ -181,7 +181,7 @@ TimePoint PgQueueStore::db_now() {
 }
 
 SendReservation PgQueueStore::reserve_send(std::string_view key, int limit, double window) {
-    auto r = c_->exec("SELECT granted, locked, wait_s, at_s FROM genq_reserve($1, $2, $3)",
+    auto r = c_->exec("SELECT granted, locked, wait_s, slot_s FROM genq_reserve($1, $2, $3)",
                       {std::string(key), pg_param(std::int64_t{limit}), pg_param(window)});
     const auto& row = r.rows.at(0);
     SendReservation out;

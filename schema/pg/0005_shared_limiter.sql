@@ -10,11 +10,12 @@ CREATE INDEX jobs_node ON jobs (node) WHERE state IN ('submitting', 'running');
 
 -- genq_reserve_send with the reason of a refusal and the wait in the database's own clock, so
 -- a node converts it to its clock without knowing the offset: one round trip before every
--- request, under the key's row lock. granted: the slot is taken (at_s = its time); else
--- locked (a lock-out some node saved) or the window is full, and wait_s until asking again.
+-- request, under the key's row lock. granted: the slot is taken; else
+-- locked (a lock-out some node saved) or the window is full, and wait_s until asking again
+-- (slot_s: the reserved time, or when to ask again).
 CREATE FUNCTION genq_reserve(k TEXT, lim INTEGER, win DOUBLE PRECISION,
                              OUT granted BOOLEAN, OUT locked BOOLEAN,
-                             OUT wait_s DOUBLE PRECISION, OUT at_s DOUBLE PRECISION)
+                             OUT wait_s DOUBLE PRECISION, OUT slot_s DOUBLE PRECISION)
 LANGUAGE plpgsql AS $$
 DECLARE
     until DOUBLE PRECISION;
@@ -28,19 +29,19 @@ BEGIN
     -- Read after the lock: reservations of one key are ordered in time as they are in the lock.
     t := extract(epoch FROM clock_timestamp());
     IF until > t THEN
-        granted := false; locked := true; wait_s := until - t; at_s := until;
+        granted := false; locked := true; wait_s := until - t; slot_s := until;
         RETURN;
     END IF;
-    SELECT count(*), min(at_s) INTO n, oldest FROM key_sends ks
+    SELECT count(*), min(ks.at_s) INTO n, oldest FROM key_sends ks
         WHERE ks.key_name = k AND ks.at_s > t - win;
     IF n >= lim THEN
         -- A slot frees when the oldest send leaves the window (n > lim only after the limit
         -- was lowered: then that answer is early, and the next ask is refused again).
-        granted := false; locked := false; wait_s := oldest + win - t; at_s := oldest + win;
+        granted := false; locked := false; wait_s := oldest + win - t; slot_s := oldest + win;
         RETURN;
     END IF;
     INSERT INTO key_sends (key_name, at_s) VALUES (k, t);
-    granted := true; locked := false; wait_s := 0; at_s := t;
+    granted := true; locked := false; wait_s := 0; slot_s := t;
 END $$;
 
 -- Wake-ups: every node LISTENs on genq_jobs; a new job, a cancel, a retry or any other state

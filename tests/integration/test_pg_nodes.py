@@ -102,9 +102,10 @@ def test_three_nodes_two_keys_one_killed_for_good(tmp):
             b.kill(signal.SIGKILL)
             b.start()
             wait_until("90 submissions", lambda: accepted() >= 90, 180)
-            held = pg.psql("genq", "SELECT count(*) FROM jobs WHERE node='c' AND "
-                                   "state IN ('submitting','running')")
             c.kill(signal.SIGKILL)  # for good: its generations must finish elsewhere
+            # What it held when it died (a takeover waits for the lease: nothing moved yet).
+            held = pg.psql("genq", "SELECT id FROM jobs WHERE node='c' AND "
+                                   "state IN ('submitting','running')").split()
             final = "SELECT count(*) FROM jobs WHERE state NOT IN ('succeeded','failed','canceled')"
             wait_until("every job final", lambda: pg.psql("genq", final) == "0", 300)
 
@@ -116,9 +117,11 @@ def test_three_nodes_two_keys_one_killed_for_good(tmp):
             twice = pg.psql("genq", "SELECT job_id FROM job_events WHERE to_state='succeeded' "
                                     "GROUP BY job_id HAVING count(*) <> 1")
             assert twice == "", twice
-            # c held generations when it died; they finished on the nodes left.
-            assert int(held) >= 1, held
-            assert not any(j["node"] == "c" for j in jobs), [j["id"] for j in jobs if j["node"] == "c"]
+            # c held generations when it died; they finished on the nodes left, no restart.
+            assert len(held) >= 1, held
+            by_id = {j["id"]: j for j in jobs}
+            assert all(by_id[i]["node"] in ("a", "b") for i in held), \
+                [(i, by_id[i]["node"]) for i in held]
             # A generation paid twice only for a submission a kill interrupted.
             interrupted = int(pg.psql("genq", "SELECT count(*) FROM job_events WHERE detail LIKE "
                                               "'%outcome of the interrupted submission is unknown%'"))
