@@ -637,7 +637,10 @@ void Engine::notify() { impl_->queue_changed(); }
 
 void Engine::on_store_change(const std::string& id, const std::string& state) {
     auto& i = *impl_;
-    if (state == "queued") i.queued_stale = true;
+    // New work or a job queued again (a retry, a requeue elsewhere): the dispatcher looks now.
+    // Other changes do not concern this node's queue: re-reading it for each would cost every
+    // node two statements per transition of any node.
+    if (state == "queued") i.queue_changed();
     if (!i.shared || !i.machine.is_active(id)) return;
     // This node's own claims and acceptances notify too; only a job leaving the active states
     // while this node still works on it means someone else changed it.

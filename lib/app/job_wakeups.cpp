@@ -88,7 +88,6 @@ struct JobWakeups::Impl {
             in >> state >> id;
             engine.on_store_change(id, state);
         }
-        if (!payloads.empty()) engine.notify();
         wait();
     }
 };

@@ -1,7 +1,7 @@
 // Wake-ups across nodes on a shared store (SPEC §11): a connection of its own LISTENs on
 // genq_jobs (schema/pg/0005: every new job and state change notifies at commit), its socket
 // watched by the event loop (libpq's non-blocking reads), so another node's new work, retry or
-// cancel reaches this node at once; the engine's periodic re-check stays as the fallback. The
+// cancel reaches this node at once (Engine::on_store_change); the engine's periodic re-check stays as the fallback. The
 // connection is re-made with backoff when it drops.
 #pragma once
 #include <memory>
