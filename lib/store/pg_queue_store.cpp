@@ -330,9 +330,13 @@ bool PgQueueStore::transition(Job& job, JobState to, std::string_view detail, Du
 }
 
 void PgQueueStore::save_progress(const Job& job, Durability) {
-    static const std::string sql = "UPDATE jobs SET " + std::string(kUpdateSet) + " WHERE id=$19";
+    // Guarded by the state the node believes: a job another node canceled meanwhile keeps what
+    // the cancel wrote (the owner hears of it through the wake-up and drops the job).
+    static const std::string sql =
+        "UPDATE jobs SET " + std::string(kUpdateSet) + " WHERE id=$19 AND state=$20";
     PgParams p = mutable_params(job);
     p.push_back(job.id);
+    p.push_back(std::string(to_string(job.state)));
     c_->exec(sql, p);
 }
 

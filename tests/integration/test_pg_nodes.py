@@ -27,7 +27,7 @@ def test_two_nodes_share_one_queue(tmp):
             FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0", "test-key-1"], gen_time=0.6,
                     gen_jitter=0.2, video_bytes=200000, **FAKE_LIMITS) as api:
         pg.createdb("genq")
-        # Each node its own key here: the limiter does not yet share a key's window (README).
+        # Each node its own key here (nodes sharing keys: the three-node test below).
         with Genqd(tmp / "a", api, keys={"main": 1}, extra=store_table(pg, "a")) as a, \
                 Genqd(tmp / "b", api, keys={"second": 1}, extra=store_table(pg, "b")) as b:
             ids = a.submit(write_images(tmp / "in", 30))
@@ -142,6 +142,29 @@ def test_three_nodes_two_keys_one_killed_for_good(tmp):
                 node.stop()
 
 
+def test_cancel_on_another_node_reaches_the_owner(tmp):
+    with PgServer(tmp) as pg, \
+            FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0", "test-key-1"], gen_time=30,
+                    video_bytes=20000, **FAKE_LIMITS) as api:
+        pg.createdb("genq")
+        # b has no key "main": the job (which asks for it) can only be a's.
+        with Genqd(tmp / "a", api, keys={"main": 1}, extra=store_table(pg, "a")) as a, \
+                Genqd(tmp / "b", api, keys={"second": 1}, extra=store_table(pg, "b")) as b:
+            [job_id] = a.submit(write_images(tmp / "in", 1), "--key", "main")
+            wait_until("running", lambda: a.job(job_id)["state"] == "running", 60)
+            wait_until("a first poll", lambda: api.stats()["polls"] >= 1, 60)
+            status, body = b.request("POST", "/v1/jobs/%s/cancel" % job_id)
+            assert status == 200, (status, body)
+            # The owner hears it through the wake-up (no transition of its own would tell it
+            # for the 30 s the generation runs): its polling ends.
+            wait_until("the owner drops the job",
+                       lambda: "canceled by another node" in a.log(), 10)
+            polls = api.stats()["polls"]
+            time.sleep(2)  # an observation window of four poll intervals: no poll in it
+            assert api.stats()["polls"] == polls, (polls, api.stats()["polls"])
+            assert a.job(job_id)["state"] == "canceled"
+
+
 def granted_reservations(node):
     """The node's reservations the shared limiter granted (its /metrics)."""
     status, body = node.request("GET", "/metrics")
@@ -209,4 +232,5 @@ if __name__ == "__main__":
         print("0 passed, 0 failed")
         sys.exit(0)
     run_tests([test_two_nodes_share_one_queue, test_node_killed_mid_run_resumes_its_generations,
-               test_three_nodes_two_keys_one_killed_for_good, test_database_restarted_mid_run])
+               test_three_nodes_two_keys_one_killed_for_good, test_database_restarted_mid_run,
+               test_cancel_on_another_node_reaches_the_owner])
