@@ -48,6 +48,14 @@ def test_two_nodes_share_one_queue(tmp):
             assert b.get_json("/v1/status")["counts"]["succeeded"] == 30
             nodes = pg.psql("genq", "SELECT name FROM nodes ORDER BY name")
             assert nodes.split() == ["a", "b"], nodes
+            # The job JSON names the node that held its generation; status lists the nodes.
+            assert {j["node"] for j in jobs} == {"a", "b"}, [j["node"] for j in jobs]
+            status = b.get_json("/v1/status")
+            assert status["node"] == "b", status
+            assert [(n["name"], n["alive"]) for n in status["nodes"]] == \
+                [("a", True), ("b", True)], status["nodes"]
+            shown = b.ctl("status").stdout
+            assert "NODE" in shown and "b (this)" in shown and "alive" in shown, shown
 
 
 def test_node_killed_mid_run_resumes_its_generations(tmp):
