@@ -544,6 +544,21 @@ struct Engine::Impl {
         recover_jobs(std::move(jobs));
     }
 
+    // The shared store's pauses, applied to this node (they act on every node).
+    void apply_shared_pauses() {
+        if (!shared) return;
+        auto rows = shared->paused_keys();
+        std::set<std::string> p(rows.begin(), rows.end());
+        bool was = machine.paused();
+        machine.pause_all(p.count("") > 0);
+        for (const auto& name : machine.keys().names())
+            (void)machine.pause_key(name, p.count(name) > 0);
+        if (was != machine.paused())
+            spdlog::info("{} all submissions (shared store)",
+                         machine.paused() ? "paused" : "resumed");
+        notify();
+    }
+
     void recover_jobs(std::vector<Job> jobs) {
         std::vector<std::pair<Job, OnDisk>> found;
         for (Job& job : jobs) {
@@ -588,6 +603,7 @@ void Engine::configure(EngineSettings s) {
 void Engine::start() {
     auto& i = *impl_;
     i.started_at = i.now();
+    i.apply_shared_pauses();
     i.restore_limiter();
     i.restore_planner();
     i.recover();
@@ -637,6 +653,14 @@ void Engine::notify() { impl_->queue_changed(); }
 
 void Engine::on_store_change(const std::string& id, const std::string& state) {
     auto& i = *impl_;
+    if (state == "pauses") {  // a node paused or resumed: every node follows the store
+        try {
+            i.apply_shared_pauses();
+        } catch (const store::DbUnavailable&) {
+            // Applied again when the wake-ups reconnect (they re-read everything).
+        }
+        return;
+    }
     // New work or a job queued again (a retry, a requeue elsewhere): the dispatcher looks now.
     // Other changes do not concern this node's queue: re-reading it for each would cost every
     // node two statements per transition of any node.
@@ -689,6 +713,9 @@ Result<Job> Engine::retry(const std::string& id) {
 
 Status Engine::pause(const std::string& key) {
     auto& i = *impl_;
+    if (!key.empty() && !i.machine.has_key(key))
+        return Error{"not_found", "no key named \"" + key + "\""};
+    if (i.shared) i.shared->set_paused(key, true);  // every node; throws while unreachable
     if (key.empty()) {
         i.machine.pause_all(true);
     } else if (auto st = i.machine.pause_key(key, true); !st) {
@@ -700,6 +727,14 @@ Status Engine::pause(const std::string& key) {
 
 Status Engine::resume(const std::string& key, bool budget) {
     auto& i = *impl_;
+    if (!key.empty() && !i.machine.has_key(key))
+        return Error{"not_found", "no key named \"" + key + "\""};
+    if (i.shared) {
+        if (key.empty())
+            i.shared->clear_paused();
+        else
+            i.shared->set_paused(key, false);
+    }
     if (auto st = i.machine.resume_key(key); !st) return st;
     if (key.empty()) {
         i.machine.pause_all(false);

@@ -52,6 +52,7 @@ struct JobWakeups::Impl {
         if (failures > 0) spdlog::info("wake-ups: listening again");
         failures = 0;
         engine.notify();  // what changed while nobody listened
+        engine.on_store_change("", "pauses");
         wait();
     }
 

@@ -212,6 +212,25 @@ std::vector<Job> PgQueueStore::own_generations() {
 
 std::uint64_t PgQueueStore::reconnects() const { return c_->reconnects(); }
 
+void PgQueueStore::set_paused(const std::string& key, bool paused) {
+    c_->exec(paused ? "WITH x AS (INSERT INTO paused (key) VALUES ($1) ON CONFLICT DO NOTHING) "
+                      "SELECT pg_notify('genq_jobs', 'pauses')"
+                    : "WITH x AS (DELETE FROM paused WHERE key = $1) "
+                      "SELECT pg_notify('genq_jobs', 'pauses')",
+             {key});
+}
+
+void PgQueueStore::clear_paused() {
+    c_->exec("WITH x AS (DELETE FROM paused) SELECT pg_notify('genq_jobs', 'pauses')");
+}
+
+std::vector<std::string> PgQueueStore::paused_keys() {
+    std::vector<std::string> out;
+    for (const auto& row : c_->exec("SELECT key FROM paused ORDER BY key").rows)
+        out.push_back(pg_text(row.at(0)));
+    return out;
+}
+
 std::vector<NodeInfo> PgQueueStore::nodes() {
     auto r = c_->exec(
         "WITH t AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS ts) "

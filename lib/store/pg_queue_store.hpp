@@ -40,6 +40,9 @@ public:
     std::vector<Job> take_over_orphans() override;
     std::vector<Job> own_generations() override;
     std::uint64_t reconnects() const override;
+    void set_paused(const std::string& key, bool paused) override;
+    void clear_paused() override;
+    std::vector<std::string> paused_keys() override;
     std::vector<NodeInfo> nodes() override;
 
     Result<std::string> put_input(std::string_view bytes, bool durable) override;

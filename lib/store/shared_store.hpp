@@ -48,6 +48,11 @@ public:
     // How many times the connection to the store was re-established (see Engine: after one,
     // what the node works on is checked against what the store says it holds).
     virtual std::uint64_t reconnects() const = 0;
+    // Pauses shared by every node ("" = all submissions): saved, and every node told at once.
+    virtual void set_paused(const std::string& key, bool paused) = 0;
+    // Resume everything: every pause row goes.
+    virtual void clear_paused() = 0;
+    virtual std::vector<std::string> paused_keys() = 0;
     // This node's heartbeat (the store's clock).
     virtual void heartbeat() = 0;
     virtual std::vector<NodeInfo> nodes() = 0;

@@ -44,6 +44,10 @@ BEGIN
     granted := true; locked := false; wait_s := 0; slot_s := t;
 END $$;
 
+-- Pauses that act on every node (genqctl pause/resume on any of them): one row per paused key,
+-- '' = every submission. A change notifies "pauses" on genq_jobs.
+CREATE TABLE paused (key TEXT PRIMARY KEY);
+
 -- Wake-ups: every node LISTENs on genq_jobs; a new job, a cancel, a retry or any other state
 -- change of a job notifies "<state> <id> <node>" at commit (LISTEN/NOTIFY delivers only
 -- committed notifications). The periodic re-check stays as the fallback.

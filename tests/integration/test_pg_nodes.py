@@ -150,7 +150,7 @@ def test_three_nodes_two_keys_one_killed_for_good(tmp):
                 node.stop()
 
 
-def test_cancel_on_another_node_reaches_the_owner(tmp):
+def test_cancel_and_pause_on_another_node_reach_the_owner(tmp):
     with PgServer(tmp) as pg, \
             FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0", "test-key-1"], gen_time=30,
                     video_bytes=20000, **FAKE_LIMITS) as api:
@@ -171,6 +171,11 @@ def test_cancel_on_another_node_reaches_the_owner(tmp):
             time.sleep(2)  # an observation window of four poll intervals: no poll in it
             assert api.stats()["polls"] == polls, (polls, api.stats()["polls"])
             assert a.job(job_id)["state"] == "canceled"
+            # Pause and resume on one node act on every node.
+            b.ctl("pause", check=0)
+            wait_until("a paused", lambda: a.get_json("/v1/status")["paused"], 10)
+            b.ctl("resume", check=0)
+            wait_until("a resumed", lambda: not a.get_json("/v1/status")["paused"], 10)
 
 
 def granted_reservations(node):
@@ -241,4 +246,4 @@ if __name__ == "__main__":
         sys.exit(0)
     run_tests([test_two_nodes_share_one_queue, test_node_killed_mid_run_resumes_its_generations,
                test_three_nodes_two_keys_one_killed_for_good, test_database_restarted_mid_run,
-               test_cancel_on_another_node_reaches_the_owner])
+               test_cancel_and_pause_on_another_node_reach_the_owner])
