@@ -388,7 +388,8 @@ struct Engine::Impl {
         auto res = co_await send(id, snapshot.key_name, std::move(req), part);
         if (res || res.error().ec != errc::rate_limited_local) ++metrics.polls;
         auto reply = read_reply(res, *op, snapshot, false, part);
-        if (!reply.answered && reply.transport.ec != errc::canceled)
+        if (!reply.answered && reply.transport.ec != errc::canceled &&
+            reply.transport.ec != errc::rate_limited_local)  // held back, not failed
             spdlog::warn("job {} poll failed: {}: {}", job_id, reply.transport.code,
                          reply.transport.message);
         else if (reply.answered && reply.answer.outcome == provider::Outcome::retryable)

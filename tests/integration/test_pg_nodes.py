@@ -110,6 +110,8 @@ def test_three_nodes_two_keys_one_killed_for_good(tmp):
             b.kill(signal.SIGKILL)
             b.start()
             wait_until("90 submissions", lambda: accepted() >= 90, 180)
+            c_running = "SELECT count(*) FROM jobs WHERE node='c' AND state='running'"
+            wait_until("c running generations", lambda: int(pg.psql("genq", c_running)) >= 2, 120)
             c.kill(signal.SIGKILL)  # for good: its generations must finish elsewhere
             # What it held when it died (a takeover waits for the lease: nothing moved yet).
             held = pg.psql("genq", "SELECT id FROM jobs WHERE node='c' AND "
