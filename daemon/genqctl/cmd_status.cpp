@@ -69,6 +69,16 @@ void print_summary(const genq::ports::StatusView& s) {
     std::puts("");
     print_table({"KEY", "STATE", "WINDOW", "IN FLIGHT", "CREDITS TODAY", "TOTAL", "LOCKED UNTIL"},
                 rows);
+    if (s.nodes.empty()) return;  // the embedded store: one node, this one
+    std::vector<std::vector<std::string>> nodes;
+    for (const auto& n : s.nodes) {
+        char age[32];
+        std::snprintf(age, sizeof age, "%.1f s ago", n.heartbeat_age_s);
+        nodes.push_back({n.name + (n.name == s.node ? " (this)" : ""), n.alive ? "alive" : "dead",
+                         age, std::to_string(n.generations)});
+    }
+    std::puts("");
+    print_table({"NODE", "STATE", "LAST HEARTBEAT", "GENERATIONS"}, nodes);
 }
 
 // A queued job's reason needs the daemon's state as well.

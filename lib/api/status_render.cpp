@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 
 namespace genq::api {
@@ -70,6 +71,25 @@ void render_loop_lag(const ports::LoopLag& l, std::string& out) {
     out += fmt::format("genq_loop_lag_recent_max_seconds {}\n", l.recent_max);
 }
 
+// Only on a shared store: how the store's limiter answered, and how long it took.
+void render_reservations(const Counters& c, std::string& out) {
+    if (c.reservation_count == 0 && c.reservations.empty()) return;
+    out += "# HELP genq_shared_reservations_total Reservations asked of the shared limiter.\n";
+    out += "# TYPE genq_shared_reservations_total counter\n";
+    for (const auto& [answer, n] : c.reservations)
+        out += fmt::format("genq_shared_reservations_total{{answer=\"{}\"}} {}\n", answer, n);
+    auto v = c.reservation_samples;
+    std::sort(v.begin(), v.end());
+    out += "# HELP genq_shared_reservation_seconds Round trip of one reservation (latest ones).\n";
+    out += "# TYPE genq_shared_reservation_seconds summary\n";
+    for (double q : {0.5, 0.9, 0.99})
+        if (!v.empty())
+            out += fmt::format("genq_shared_reservation_seconds{{quantile=\"{}\"}} {}\n", q,
+                               v[std::min(v.size() - 1, static_cast<std::size_t>(q * v.size()))]);
+    out += fmt::format("genq_shared_reservation_seconds_sum {}\n", c.reservation_sum);
+    out += fmt::format("genq_shared_reservation_seconds_count {}\n", c.reservation_count);
+}
+
 void render_live(const ports::StatusView& s, std::string& out) {
     out += "# HELP genq_jobs Jobs by state.\n# TYPE genq_jobs gauge\n";
     auto counts = s.counts;
@@ -100,6 +120,7 @@ std::string render_metrics(const ports::StatusView& status, const ports::Provide
     render_requests(c, status, out);
     render_latency(c, out);
     render_loop_lag(c.loop_lag, out);
+    render_reservations(c, out);
     render_live(status, out);
     return out;
 }

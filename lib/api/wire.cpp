@@ -160,6 +160,9 @@ Result<Job> parse_job(const json& j) {
     if (const json* u = r.at("uid"); u && u->is_number_integer()) job.uid = u->get<std::int64_t>();
     job.wait_reason = r.text("wait_reason");
     job.cost = r.number<int>("cost");
+    // Newer than the rest (shared stores): a daemon without it sends no "node".
+    if (r.j.is_object() && r.j.contains("node") && r.j["node"].is_string())
+        job.node = r.j["node"].get<std::string>();
     if (r.error) return *r.error;
     return job;
 }
@@ -264,6 +267,12 @@ Result<ports::KeyView> parse_key(const json& j) {
 json status_json(const ports::StatusView& s) {
     json keys = json::array();
     for (const auto& k : s.keys) keys.push_back(key_json(k));
+    json nodes = json::array();
+    for (const auto& n : s.nodes)
+        nodes.push_back({{"name", n.name},
+                         {"alive", n.alive},
+                         {"heartbeat_age_s", std::round(n.heartbeat_age_s * 10) / 10},
+                         {"generations", n.generations}});
     return {{"version", s.version},
             {"uptime_s", std::round(s.uptime_s * 10) / 10},
             {"paused", s.paused},
@@ -272,7 +281,9 @@ json status_json(const ports::StatusView& s) {
             {"budget",
              {{"daily_credits", credits_json(s.daily_credits)},
               {"spent_today", s.spent_today},
-              {"override", s.budget_override}}}};
+              {"override", s.budget_override}}},
+            {"node", s.node.empty() ? json() : json(s.node)},
+            {"nodes", std::move(nodes)}};
 }
 
 Result<ports::StatusView> parse_status(const json& j) {
@@ -297,6 +308,20 @@ Result<ports::StatusView> parse_status(const json& j) {
         s.budget_override = rb.flag("override");
         if (rb.error && !r.error) r.error = rb.error;
     }
+    // Newer than the rest (shared stores): absent from older daemons' answers.
+    if (j.is_object() && j.contains("node") && j["node"].is_string())
+        s.node = j["node"].get<std::string>();
+    if (j.is_object() && j.contains("nodes") && j["nodes"].is_array())
+        for (const auto& item : j["nodes"]) {
+            Reader rn{item, "nodes[].", std::nullopt};
+            ports::NodeView n;
+            n.name = rn.text("name");
+            n.alive = rn.flag("alive");
+            n.heartbeat_age_s = rn.number<double>("heartbeat_age_s");
+            n.generations = rn.number<int>("generations");
+            if (rn.error) return *rn.error;
+            s.nodes.push_back(std::move(n));
+        }
     if (r.error) return *r.error;
     return s;
 }

@@ -19,6 +19,8 @@
 #include "app/intake.hpp"
 #include "app/loop_lag_probe.hpp"
 #include "app/metrics.hpp"
+#include "app/job_wakeups.hpp"
+#include "app/node_duties.hpp"
 #include "core/files.hpp"
 #include "core/key_advice.hpp"
 #include "core/logging.hpp"
@@ -75,8 +77,7 @@ class Daemon {
 public:
     Daemon(ConfigLocation where, Environment env, Config config)
         : where_(std::move(where)), env_(std::move(env)), config_(std::move(config)),
-          signals_(io_, SIGINT, SIGTERM, SIGHUP), watchdog_(io_), status_timer_(io_),
-          heartbeat_timer_(io_), recheck_timer_(io_) {}
+          signals_(io_, SIGINT, SIGTERM, SIGHUP), watchdog_(io_), status_timer_(io_) {}
 
     int run() {
         if (auto st = open_state(); !st) return fail(1, st.error().message);
@@ -87,8 +88,8 @@ public:
         wait_signals();
         start_watchdog();
         report_status();
-        start_heartbeat();
-        recheck_shared_queue();
+        if (duties_) duties_->start();
+        if (wakeups_) wakeups_->start();
         ::sd_notify(0, "READY=1");
         spdlog::info("genqd {} ready: socket {}, state {}, {} key(s)", GENQ_VERSION,
                      config_.socket, config_.state_dir, config_.keys.size());
@@ -123,6 +124,7 @@ private:
     Status open_shared_store() {
         auto password = load_store_password(config_.store);
         if (!password) return password.error();
+        store_password_ = *password;
         auto pg = store::PgQueueStore::open(
             {config_.store.url, *password, config_.store.node, config_.store.lease});
         if (!pg) return pg.error();
@@ -138,29 +140,6 @@ private:
         return ok_status();
     }
 
-    // This node's heartbeat row, a third of the lease apart; a failed write throws DbError and
-    // stops the node (without its database a node sends nothing).
-    // Other nodes' new jobs, cancels and retries reach this node by looking again every second
-    // (one short query); LISTEN/NOTIFY wake-ups are not implemented yet.
-    void recheck_shared_queue() {
-        if (!pg_) return;
-        engine_->notify();
-        recheck_timer_.expires_after(std::chrono::seconds(1));
-        recheck_timer_.async_wait([this](const boost::system::error_code& ec) {
-            if (!ec) recheck_shared_queue();
-        });
-    }
-
-    void start_heartbeat() {
-        if (!pg_) return;
-        pg_->heartbeat();
-        heartbeat_timer_.expires_after(std::chrono::milliseconds(
-            static_cast<std::int64_t>(config_.store.lease * 1000 / 3)));
-        heartbeat_timer_.async_wait([this](const boost::system::error_code& ec) {
-            if (!ec) start_heartbeat();
-        });
-    }
-
     Status start_services(EngineSettings settings) {
         net::ClientOptions copts;
         copts.base_url = config_.api.base_url;
@@ -170,6 +149,12 @@ private:
         if (!client) return client.error();
         client_ = std::move(*client);
         engine_ = std::make_unique<Engine>(io_, *store_, *client_, metrics_, system_clock());
+        if (pg_) {
+            engine_->share(*pg_);
+            duties_ = std::make_unique<NodeDuties>(io_, *pg_, *engine_);
+            wakeups_ = std::make_unique<JobWakeups>(io_, config_.store.url, store_password_,
+                                                    *engine_);
+        }
         engine_->configure(std::move(settings));
         intake_ = std::make_unique<Intake>(
             *store_, [this](const std::string& k) { return engine_->has_key(k); },
@@ -328,9 +313,9 @@ private:
         signals_.cancel();
         watchdog_.cancel();
         status_timer_.cancel();
-        heartbeat_timer_.cancel();
-        recheck_timer_.cancel();
         if (lag_probe_) lag_probe_->stop();
+        if (duties_) duties_->stop();
+        if (wakeups_) wakeups_->stop();
         engine_->stop(config_.stop_grace, [this] {
             client_->cancel_all();
             last_resort_.cancel();
@@ -365,11 +350,16 @@ private:
     }
 
     void report_status() {
-        auto c = store_->counts_by_state();
-        ::sd_notifyf(0, "STATUS=%lld queued, %lld running, %lld succeeded, %lld failed",
-                     static_cast<long long>(c["queued"] + c["submitting"]),
-                     static_cast<long long>(c["running"]), static_cast<long long>(c["succeeded"]),
-                     static_cast<long long>(c["failed"]));
+        try {
+            auto c = store_->counts_by_state();
+            ::sd_notifyf(0, "STATUS=%lld queued, %lld running, %lld succeeded, %lld failed",
+                         static_cast<long long>(c["queued"] + c["submitting"]),
+                         static_cast<long long>(c["running"]),
+                         static_cast<long long>(c["succeeded"]),
+                         static_cast<long long>(c["failed"]));
+        } catch (const store::DbUnavailable&) {
+            ::sd_notify(0, "STATUS=shared store unreachable; reconnecting");
+        }
         status_timer_.expires_after(std::chrono::seconds(5));
         status_timer_.async_wait([this](const boost::system::error_code& ec) {
             if (!ec) report_status();
@@ -383,8 +373,6 @@ private:
     asio::signal_set signals_;
     asio::steady_timer watchdog_;
     asio::steady_timer status_timer_;
-    asio::steady_timer heartbeat_timer_;
-    asio::steady_timer recheck_timer_;
     asio::steady_timer last_resort_{io_};
     std::chrono::microseconds watchdog_period_{0};
     int lock_fd_ = -1;
@@ -401,6 +389,9 @@ private:
     std::unique_ptr<api::ControlApi> api_;
     std::unique_ptr<net::ControlServer> server_;
     std::unique_ptr<LoopLagProbe> lag_probe_;
+    std::unique_ptr<NodeDuties> duties_;  // a shared store's heartbeat and takeover
+    std::unique_ptr<JobWakeups> wakeups_;  // a shared store's LISTEN/NOTIFY
+    std::string store_password_;
     std::unique_ptr<watch::Watcher> watcher_;  // last: it uses the intake, store and loop
 };
 

@@ -12,6 +12,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
+#include <type_traits>
 #include <set>
 #include <spdlog/spdlog.h>
 
@@ -19,6 +20,7 @@
 #include "app/outputs.hpp"
 #include "app/pause_memory.hpp"
 #include "app/provider_calls.hpp"
+#include "app/shared_send_gate.hpp"
 #include "core/clock.hpp"
 #include "core/files.hpp"
 #include "net/https_client.hpp"
@@ -26,6 +28,7 @@
 #include "sched/job_machine.hpp"
 #include "store/database.hpp"
 #include "store/queue_store.hpp"
+#include "store/shared_store.hpp"
 
 namespace genq::app {
 
@@ -38,7 +41,8 @@ constexpr int kQueueBatch = 32;
 constexpr double kIdleRecheck = 30;  // seconds between dispatcher runs when nothing happens
 constexpr double kPruneEvery = 60;
 constexpr double kQueuedMaxAge = 1;  // seconds a read batch of queued jobs is offered at most
-constexpr double kPlannerSaveEvery = 10;  // seconds between saves of what the planner learned
+constexpr double kPlannerSaveEvery = 10;
+constexpr double kDownRecheck = 0.5;  // seconds between looks while the shared store is down  // seconds between saves of what the planner learned
 
 std::int64_t day_start_ms(TimePoint t) {
     return static_cast<std::int64_t>(std::floor(t / 86400) * 86400000);
@@ -63,6 +67,9 @@ struct Engine::Impl {
     const Clock& clock;
     Outputs outputs;
     JobMachine machine;
+    std::unique_ptr<SharedSendGate> gate;  // a shared store's limiter (nullptr: embedded store)
+    store::SharedStore* shared = nullptr;
+    std::uint64_t seen_reconnects = 0;  // the store's reconnects() at the last reconcile
     EngineSettings settings;
     std::vector<TransitionListener> listeners;
     std::map<RequestId, std::unique_ptr<asio::cancellation_signal>> signals;
@@ -71,6 +78,7 @@ struct Engine::Impl {
     bool running = false;
     bool stopping = false;
     bool dirty = false;
+    bool db_down = false;  // the shared store did not answer the last dispatcher turn
     int tasks = 0;
     std::function<void()> on_stopped;
     TimePoint started_at = 0;
@@ -86,7 +94,59 @@ struct Engine::Impl {
     // ---- performing the machine's actions ------------------------------------------------
     void perform(const Actions& actions) {
         std::set<std::string> lost;  // jobs whose commit found the stored state changed
-        for (const auto& a : actions) std::visit([&](const auto& x) { act(x, lost); }, a);
+        for (const auto& a : actions) {
+            try {
+                std::visit([&](const auto& x) { act(x, lost); }, a);
+            } catch (const store::DbUnavailable& e) {
+                // The shared store is unreachable: whether this step of the job happened is
+                // unknown, so the machine forgets the job, and once the store answers again the
+                // reconcile takes it back as the store has it (reconcile_if_reconnected).
+                std::string id = job_of(a);
+                spdlog::warn("job {}: the shared store is unreachable: {}", id.empty() ? "-" : id,
+                             e.what());
+                if (!id.empty() && lost.insert(id).second) machine.on_conflict(id);
+            }
+        }
+    }
+
+    static std::string job_of(const Action& a) {
+        return std::visit(
+            [](const auto& x) -> std::string {
+                using T = std::decay_t<decltype(x)>;
+                if constexpr (std::is_same_v<T, Commit> || std::is_same_v<T, SaveProgress> ||
+                              std::is_same_v<T, PlaceResult>)
+                    return x.job.id;
+                else if constexpr (std::is_same_v<T, SendSubmit> || std::is_same_v<T, SendPoll> ||
+                                   std::is_same_v<T, DiscardTemp>)
+                    return x.job_id;
+                else
+                    return {};
+            },
+            a);
+    }
+
+    // After the shared store's connection was re-established: what this node works on is what
+    // the store says it holds. Jobs another node took over meanwhile (this node's heartbeat
+    // stopped for the lease) are dropped; jobs the store gives this node but the machine lost
+    // (a step that failed with the connection) are recovered as after a restart.
+    void reconcile_if_reconnected() {
+        if (!shared || shared->reconnects() == seen_reconnects) return;
+        auto own = shared->own_generations();
+        seen_reconnects = shared->reconnects();
+        std::set<std::string> held;
+        for (const auto& j : own) held.insert(j.id);
+        for (const auto& id : machine.active_ids())
+            if (!held.count(id)) {
+                spdlog::warn("job {}: held by another node after the reconnect; dropped here", id);
+                machine.on_conflict(id);
+            }
+        std::vector<Job> lost;
+        for (auto& j : own)
+            if (!machine.is_active(j.id)) lost.push_back(std::move(j));
+        if (!lost.empty())
+            spdlog::warn("{} job(s) of this node recovered after the reconnect", lost.size());
+        recover_jobs(std::move(lost));
+        queue_changed();
     }
 
     void act(const Commit& c, std::set<std::string>& lost) {
@@ -214,6 +274,8 @@ struct Engine::Impl {
         std::string what = "unknown exception";
         try {
             std::rethrow_exception(e);
+        } catch (const store::DbUnavailable& err) {
+            what = err.what();  // the request's job is retried once the store answers again
         } catch (const store::DbError& err) {
             spdlog::critical("database failure: {}; stopping", err.what());
             std::_Exit(1);
@@ -259,6 +321,7 @@ struct Engine::Impl {
         std::function<bool()> before = [this, id, key] {
             TimePoint t = now();
             if (!machine.may_send(id, t)) return false;
+            if (gate) return reserved(id, key, t);
             // Written before the bytes go out: a SIGKILL right after the write must not let a
             // restart forget the send and put one request too many into the key's window.
             store.record_send(key, t);
@@ -269,6 +332,28 @@ struct Engine::Impl {
         auto res = co_await client.send(std::move(req), std::move(part), std::move(before));
         observe(key, res, now() - t0);
         co_return res;
+    }
+
+    // On a shared store the slot is taken in the store (every node's sends of the key); a
+    // refusal is a fact for the machine, which sends the request again once the key is free.
+    bool reserved(RequestId id, const std::string& key, TimePoint t) {
+        auto d = gate->reserve(key);
+        if (shared->reconnects() != seen_reconnects) {
+            // Reconnected: nothing goes before the reconcile (a job may be another node's now).
+            asio::post(io, [this] {
+                try {
+                    reconcile_if_reconnected();
+                } catch (const store::DbUnavailable&) {
+                    // Down again: the dispatcher tries on its next turn.
+                }
+                notify();
+            });
+            machine.on_send_refused(id, t + 0.05, false, t);
+            return false;
+        }
+        if (d.granted) return true;
+        machine.on_send_refused(id, d.until, d.locked_out, t);
+        return false;
     }
 
     // The request is built before anything is spawned: an input that cannot be read back is a
@@ -311,7 +396,8 @@ struct Engine::Impl {
         auto res = co_await send(id, snapshot.key_name, std::move(req), part);
         if (res || res.error().ec != errc::rate_limited_local) ++metrics.polls;
         auto reply = read_reply(res, *op, snapshot, false, part);
-        if (!reply.answered && reply.transport.ec != errc::canceled)
+        if (!reply.answered && reply.transport.ec != errc::canceled &&
+            reply.transport.ec != errc::rate_limited_local)  // held back, not failed
             spdlog::warn("job {} poll failed: {}: {}", job_id, reply.transport.code,
                          reply.transport.message);
         else if (reply.answered && reply.answer.outcome == provider::Outcome::retryable)
@@ -397,9 +483,11 @@ struct Engine::Impl {
         notify();
     }
 
-    asio::awaitable<void> dispatch_loop() {
-        while (running) {
-            TimePoint t = now();
+    // One turn of the dispatcher; a shared store that cannot be reached makes it wait and try
+    // again (nothing is sent meanwhile: every request needs a reservation in the store).
+    TimePoint turn(TimePoint t) {
+        try {
+            reconcile_if_reconnected();
             if (t - last_prune > kPruneEvery) {
                 const auto& l = settings.limits;
                 store.prune_sends(t - 2 * (l.window + l.safety_margin));
@@ -409,9 +497,25 @@ struct Engine::Impl {
                 save_planner();
                 last_planner_save = t;
             }
-            dirty = false;
             TimePoint next = dispatch(t);
-            if (dirty) continue;
+            if (db_down) spdlog::info("shared store reachable again");
+            db_down = false;
+            return next;
+        } catch (const store::DbUnavailable& e) {
+            if (!db_down) spdlog::error("shared store unreachable: {}; waiting for it", e.what());
+            db_down = true;
+            queued.clear();
+            queued_stale = true;
+            return t + kDownRecheck;
+        }
+    }
+
+    asio::awaitable<void> dispatch_loop() {
+        while (running) {
+            TimePoint t = now();
+            dirty = false;
+            TimePoint next = turn(t);
+            if (dirty && !db_down) continue;
             wake.expires_after(seconds(std::min(next - now(), kIdleRecheck)));
             boost::system::error_code ec;
             co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -443,16 +547,37 @@ struct Engine::Impl {
     }
 
     void recover() {
-        std::vector<std::pair<Job, OnDisk>> found;
+        std::vector<Job> jobs;
         for (auto state : {JobState::submitting, JobState::running})
-            for (Job& job : store.in_state(state)) {
-                OnDisk disk;
-                std::string part = outputs.part_path(job.id);
-                disk.final_exists = !job.output.empty() && ::access(job.output.c_str(), F_OK) == 0;
-                disk.temp_exists = ::access(part.c_str(), F_OK) == 0;
-                disk.temp_complete = disk.temp_exists && result_file_complete(part);
-                found.emplace_back(std::move(job), disk);
-            }
+            for (Job& job : store.in_state(state)) jobs.push_back(std::move(job));
+        recover_jobs(std::move(jobs));
+    }
+
+    // The shared store's pauses, applied to this node (they act on every node).
+    void apply_shared_pauses() {
+        if (!shared) return;
+        auto rows = shared->paused_keys();
+        std::set<std::string> p(rows.begin(), rows.end());
+        bool was = machine.paused();
+        machine.pause_all(p.count("") > 0);
+        for (const auto& name : machine.keys().names())
+            (void)machine.pause_key(name, p.count(name) > 0);
+        if (was != machine.paused())
+            spdlog::info("{} all submissions (shared store)",
+                         machine.paused() ? "paused" : "resumed");
+        notify();
+    }
+
+    void recover_jobs(std::vector<Job> jobs) {
+        std::vector<std::pair<Job, OnDisk>> found;
+        for (Job& job : jobs) {
+            OnDisk disk;
+            std::string part = outputs.part_path(job.id);
+            disk.final_exists = !job.output.empty() && ::access(job.output.c_str(), F_OK) == 0;
+            disk.temp_exists = ::access(part.c_str(), F_OK) == 0;
+            disk.temp_complete = disk.temp_exists && result_file_complete(part);
+            found.emplace_back(std::move(job), disk);
+        }
         perform(machine.recover(found, now()));
     }
 
@@ -478,6 +603,8 @@ void Engine::configure(EngineSettings s) {
     for (const auto& [name, secret_weight] : s.keys) ms.keys.push_back({name, secret_weight.second});
     i.machine.configure(std::move(ms));
     i.outputs.set_dir(s.output_dir);
+    if (i.gate) i.gate->configure(s.limits.requests_per_window,
+                                  s.limits.window + s.limits.safety_margin);
     i.settings = std::move(s);
     if (i.running) i.notify();
 }
@@ -485,12 +612,32 @@ void Engine::configure(EngineSettings s) {
 void Engine::start() {
     auto& i = *impl_;
     i.started_at = i.now();
+    i.apply_shared_pauses();
     i.restore_limiter();
     i.restore_planner();
     restore_pauses(i.store, i.machine);
     i.recover();
     i.running = true;
     i.spawn_loop();
+}
+
+void Engine::share(store::SharedStore& shared) {
+    auto& i = *impl_;
+    i.shared = &shared;
+    i.seen_reconnects = shared.reconnects();
+    i.gate = std::make_unique<SharedSendGate>(shared, i.clock, i.metrics);
+    const auto& l = i.settings.limits;
+    i.gate->configure(l.requests_per_window, l.window + l.safety_margin);
+}
+
+void Engine::take_over(std::vector<Job> jobs) {
+    auto& i = *impl_;
+    if (jobs.empty() || !i.running) return;
+    for (const auto& j : jobs)
+        spdlog::warn("job {}: taken over from a dead node ({}, generation {})", j.id,
+                     to_string(j.state), j.remote_id.empty() ? "-" : j.remote_id);
+    i.recover_jobs(std::move(jobs));
+    i.queue_changed();
 }
 
 void Engine::stop(double grace, std::function<void()> done) {
@@ -513,6 +660,37 @@ void Engine::stop(double grace, std::function<void()> done) {
 }
 
 void Engine::notify() { impl_->queue_changed(); }
+
+void Engine::on_store_change(const std::string& id, const std::string& state) {
+    auto& i = *impl_;
+    if (state == "pauses") {  // a node paused or resumed: every node follows the store
+        try {
+            i.apply_shared_pauses();
+        } catch (const store::DbUnavailable&) {
+            // Applied again when the wake-ups reconnect (they re-read everything).
+        }
+        return;
+    }
+    // New work or a job queued again (a retry, a requeue elsewhere): the dispatcher looks now.
+    // Other changes do not concern this node's queue: re-reading it for each would cost every
+    // node two statements per transition of any node.
+    if (state == "queued") i.queue_changed();
+    if (!i.shared || !i.machine.is_active(id)) return;
+    // This node's own claims and acceptances notify too; only a job leaving the active states
+    // while this node still works on it means someone else changed it.
+    if (state != "queued" && state != "canceled" && state != "failed" && state != "succeeded")
+        return;
+    try {
+        auto stored = i.store.get(id);
+        const Job* mine = i.machine.active_job(id);
+        if (!mine || (stored && stored->state == mine->state && stored->node == i.shared->node()))
+            return;
+        spdlog::info("job {}: {} by another node; its requests here end", id, state);
+        i.perform(i.machine.forget(id));
+    } catch (const store::DbUnavailable&) {
+        // The reconcile after the reconnect settles it.
+    }
+}
 
 void Engine::add_listener(TransitionListener l) { impl_->listeners.push_back(std::move(l)); }
 
@@ -545,6 +723,9 @@ Result<Job> Engine::retry(const std::string& id) {
 
 Status Engine::pause(const std::string& key) {
     auto& i = *impl_;
+    if (!key.empty() && !i.machine.has_key(key))
+        return Error{"not_found", "no key named \"" + key + "\""};
+    if (i.shared) i.shared->set_paused(key, true);  // every node; throws while unreachable
     if (key.empty()) {
         i.machine.pause_all(true);
     } else if (auto st = i.machine.pause_key(key, true); !st) {
@@ -557,6 +738,14 @@ Status Engine::pause(const std::string& key) {
 
 Status Engine::resume(const std::string& key, bool budget) {
     auto& i = *impl_;
+    if (!key.empty() && !i.machine.has_key(key))
+        return Error{"not_found", "no key named \"" + key + "\""};
+    if (i.shared) {
+        if (key.empty())
+            i.shared->clear_paused();
+        else
+            i.shared->set_paused(key, false);
+    }
     if (auto st = i.machine.resume_key(key); !st) return st;
     if (key.empty()) {
         i.machine.pause_all(false);
@@ -602,6 +791,11 @@ ports::StatusView Engine::status_view() const {
     }
     v.daily_credits = i.settings.daily_credits;
     v.budget_override = i.machine.budget_lifted();
+    if (i.shared) {
+        v.node = i.shared->node();
+        for (const auto& n : i.shared->nodes())
+            v.nodes.push_back({n.name, n.alive, n.heartbeat_age_s, n.generations});
+    }
     return v;
 }
 

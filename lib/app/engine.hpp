@@ -6,8 +6,10 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config.hpp"
+#include "core/job.hpp"
 #include "core/result.hpp"
 #include "ports/control.hpp"
 
@@ -22,6 +24,7 @@ class HttpsClient;
 }
 namespace genq::store {
 class QueueStore;
+class SharedStore;
 }
 
 namespace genq::app {
@@ -49,8 +52,14 @@ public:
 
     // Loads keys and limits; on a running engine keeps each remaining key's history.
     void configure(EngineSettings settings);
+    // A store shared with other nodes (before start()): every request then reserves its slot
+    // in the store's limiter first (app/shared_send_gate.hpp).
+    void share(store::SharedStore& shared);
     // Crash recovery, then the dispatch loop starts.
     void start();
+    // Generations taken over from a dead node (submitting and running jobs now this node's):
+    // recovered as after a restart.
+    void take_over(std::vector<Job> jobs);
     // Structured shutdown: no new work; every request is aborted at once (SPEC §8: in-flight
     // HTTP is abandoned, what was committed stays) except result downloads already streaming,
     // which get `grace` seconds to finish and be committed; then they are aborted too. `done`
@@ -58,6 +67,9 @@ public:
     void stop(double grace, std::function<void()> done);
     // New work or a changed condition: re-run the dispatcher soon.
     void notify();
+    // A shared store said job `id` moved to `state` (maybe by another node): if this node works
+    // on it and the store no longer agrees (canceled elsewhere, taken over), its requests end.
+    void on_store_change(const std::string& id, const std::string& state);
 
     void add_listener(TransitionListener l);
 

@@ -45,6 +45,7 @@ nlohmann::json to_json(const Job& j) {
         {"uid", j.uid ? nlohmann::json(*j.uid) : nullptr},
         {"wait_reason", text_or_null(j.wait_reason)},
         {"cost", j.cost},
+        {"node", text_or_null(j.node)},
     };
 }
 

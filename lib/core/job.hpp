@@ -43,6 +43,7 @@ struct Job {
     std::string source = "socket";
     std::optional<std::int64_t> uid;
     int cost = 0;
+    std::string node;  // shared store: the node that holds or held its generation ("" = none)
 };
 
 nlohmann::json to_json(const Job& job);

@@ -4,6 +4,7 @@
 #include "net/http_server.hpp"
 
 #include "core/listen_address.hpp"
+#include "core/unavailable.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -259,11 +260,16 @@ asio::awaitable<ServerResponse> call_handler(State& st, const ServerRequest& req
     try {
         ServerResponse res = co_await st.handler(req);
         co_return res;
+    } catch (const Unavailable&) {
+        failure = "unavailable";
     } catch (const std::exception& e) {
         failure = e.what();
     } catch (...) {
         failure = "a non-exception";
     }
+    if (failure == "unavailable")
+        co_return json_error(503, "the shared store cannot be reached; try again shortly",
+                             "unavailable");
     spdlog::warn("control: handler for {} {} threw: {}", req.method, req.path, failure);
     co_return json_error(500, "internal error", "internal");
 }

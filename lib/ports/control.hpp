@@ -30,6 +30,14 @@ struct KeyView {
     std::optional<double> balance;
 };
 
+// A node of a shared store (SPEC §11), as the store knows it.
+struct NodeView {
+    std::string name;
+    bool alive = false;
+    double heartbeat_age_s = 0;  // seconds since its last heartbeat
+    int generations = 0;         // submitting and running jobs it holds
+};
+
 struct StatusView {
     std::string version;
     double uptime_s = 0;
@@ -39,6 +47,8 @@ struct StatusView {
     double daily_credits = 0;
     std::int64_t spent_today = 0;
     bool budget_override = false;
+    std::string node;              // this node's name on a shared store ("" = embedded store)
+    std::vector<NodeView> nodes;   // every node of the shared store (empty: embedded store)
 };
 
 class Control {

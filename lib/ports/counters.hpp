@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace genq::ports {
 
@@ -34,6 +35,14 @@ struct ProviderCounters {
     std::uint64_t latency_count = 0;
     double latency_sum = 0;
     LoopLag loop_lag;
+    // On a shared store: reservations asked of its limiter, by answer (granted, busy, locked,
+    // unreachable), and their round-trip times (the latest kReservationSamples, seconds).
+    std::map<std::string, std::uint64_t> reservations;
+    static constexpr std::size_t kReservationSamples = 8192;
+    std::vector<double> reservation_samples;
+    std::size_t reservation_next = 0;  // the ring's next slot
+    double reservation_sum = 0;
+    std::uint64_t reservation_count = 0;
 };
 
 }  // namespace genq::ports

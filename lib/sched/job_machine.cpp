@@ -218,6 +218,11 @@ Actions JobMachine::dispatch_polls(TimePoint now) {
             auto it = active_.find(id);
             if (it == active_.end()) continue;
             keys_.reserve(key, now);
+            if (it->second.state == JobState::submitting) {  // held back by the shared limiter
+                RequestId r = new_request({id, key, false, ""});
+                out.push_back(SendSubmit{r, id, key});
+                continue;
+            }
             RequestId r = new_request({id, key, true, it->second.remote_id});
             out.push_back(SendPoll{r, id, key, it->second.remote_id});
         }
@@ -236,6 +241,12 @@ TimePoint JobMachine::next_wake(TimePoint now, bool have_queued) const {
             next = std::min(next, std::max(top->first, keys_.next_send_time(key, now)));
     if (have_queued && !paused_) next = std::min(next, keys_.next_submit_time(now));
     return next;
+}
+
+std::vector<std::string> JobMachine::active_ids() const {
+    std::vector<std::string> out;
+    for (const auto& [id, job] : active_) out.push_back(id);
+    return out;
 }
 
 const Job* JobMachine::active_job(const std::string& job_id) const {
@@ -299,7 +310,18 @@ bool JobMachine::may_send(RequestId request, TimePoint now) {
         return false;
     }
     r.sent = true;
+    r.sent_at = now;
     return true;
+}
+
+void JobMachine::on_send_refused(RequestId request, TimePoint until, bool locked_out,
+                                 TimePoint now) {
+    auto it = requests_.find(request);
+    if (it == requests_.end() || !it->second.sent) return;
+    Request& r = it->second;
+    keys_.on_shared_refusal(r.key, r.sent_at, std::max(until, now), locked_out);
+    r.sent = false;
+    r.refused_until = std::max(until, now);
 }
 
 Actions JobMachine::on_reply(RequestId request, const Reply& reply, TimePoint now) {
@@ -354,6 +376,11 @@ Actions JobMachine::on_submit_reply(const Request& r, Job job, const Reply& repl
             fail(out, job, reply.transport.code, reply.transport.message, now);
             return out;
         }
+        if (r.refused_until > 0) {
+            // The shared limiter held it back: the same attempt goes once the key is free.
+            polls_.schedule(job.key_name, job.id, r.refused_until);
+            return out;
+        }
         if (!r.sent) {  // nothing reached the provider: the attempt is given back
             --job.attempts;
             requeue(out, job, now + 1, "key", "not sent: " + reply.transport.message, now);
@@ -398,6 +425,10 @@ Actions JobMachine::on_submit_reply(const Request& r, Job job, const Reply& repl
 
 Actions JobMachine::on_poll_reply(const Request& r, Job job, const Reply& reply, TimePoint now) {
     Actions out;
+    if (r.refused_until > 0) {  // held back by the shared limiter: polled once the key is free
+        polls_.schedule(job.key_name, job.id, r.refused_until);
+        return out;
+    }
     if (r.sent) ++job.polls;
     TimePoint next = planner_.next_poll(now);
     if (reply.answered) job.last_poll_s = now;
@@ -486,6 +517,15 @@ void JobMachine::on_conflict(const std::string& job_id) {
         it = next;
     }
     leave_active(job_id);
+}
+
+Actions JobMachine::forget(const std::string& job_id) {
+    Actions out;
+    for (const auto& [id, r] : requests_)
+        if (r.job_id == job_id) out.push_back(AbortRequest{id});
+    out.push_back(DiscardTemp{job_id});
+    on_conflict(job_id);
+    return out;
 }
 
 // ---- control -------------------------------------------------------------------------------

@@ -147,7 +147,8 @@ public:
     Actions recover(const std::vector<std::pair<Job, OnDisk>>& jobs, TimePoint now);
 
     // ---- dispatch ----
-    // Polls that are due, each reserved on its key.
+    // Polls that are due, each reserved on its key (and submissions the shared limiter held
+    // back, now that their key is free).
     Actions dispatch_polls(TimePoint now);
     // Whether queued jobs should be offered now (not paused, some key could take one).
     bool wants_submissions(TimePoint now) const;
@@ -163,12 +164,21 @@ public:
     // Immediately before each attempt of `request` puts bytes on the wire: whether the key's
     // limiter allows it (a transparent resend needs room of its own). True: it counts as sent.
     bool may_send(RequestId request, TimePoint now);
+    // On a shared store, after may_send() said yes: the store's limiter (every node's sends of
+    // the key) refused the request; the key is busy until `until` (this process's clock), or,
+    // with `locked_out`, rests after a 429 another node saw. The request does not go: the
+    // driver ends it as not sent, and the machine sends the same attempt (a submit: no new
+    // claim, no attempt counted; a poll: the same generation) once the key is free.
+    void on_send_refused(RequestId request, TimePoint until, bool locked_out, TimePoint now);
     Actions on_reply(RequestId request, const Reply& reply, TimePoint now);
     // The result of a PlaceResult: ok, or why it could not be placed.
     Actions on_placed(const std::string& job_id, const Status& placed, const std::string& output,
                       TimePoint now);
     // A Commit found the stored job changed (a concurrent cancel): forget it.
     void on_conflict(const std::string& job_id);
+    // The store says another node changed the job (canceled it, took it over): its requests
+    // are aborted and the machine forgets it, committing nothing.
+    Actions forget(const std::string& job_id);
 
     // ---- control ----
     // Error codes: conflict (terminal, or not retryable).
@@ -205,6 +215,7 @@ public:
     std::size_t active_count() const { return active_.size(); }
     std::size_t requests_in_flight() const { return requests_.size(); }
     bool is_active(const std::string& job_id) const { return active_.count(job_id) > 0; }
+    std::vector<std::string> active_ids() const;
     // The machine's view of a submitting or running job (nullptr: not active).
     const Job* active_job(const std::string& job_id) const;
     double spent_today() const { return spent_; }
@@ -221,6 +232,8 @@ private:
         std::string remote_id;
         bool reservation_pending = true;
         bool sent = false;
+        TimePoint sent_at = 0;
+        TimePoint refused_until = 0;  // the shared limiter refused it (0 = it did not)
         bool streaming = false;
         bool balance = false;  // a GET /v1/user/balance, not a job's request
     };

@@ -39,12 +39,14 @@ void JobMachine::on_balance(RequestId request, const Result<double>& credits, Ti
     auto it = requests_.find(request);
     if (it == requests_.end() || !it->second.balance) return;
     const std::string key = it->second.key;
+    const TimePoint refused_until = it->second.refused_until;
     release(request);
     auto c = credits_.find(key);
     if (c == credits_.end()) return;  // the key was removed by a reload meanwhile
     c->second.reading = false;
     if (!credits) {
-        c->second.due = now + kBalanceRetry;
+        // Held back by the shared limiter: read as soon as the key is free.
+        c->second.due = refused_until > 0 ? refused_until : now + kBalanceRetry;
         return;
     }
     c->second.balance = *credits;

@@ -57,7 +57,8 @@ TimePoint KeyPool::paced(const Key& k) const {
 }
 
 bool KeyPool::can_take_submit(const Key& k, TimePoint now) const {
-    if (k.status != KeyStatus::active || k.paused || now < k.locked_until) return false;
+    if (k.status != KeyStatus::active || k.paused || now < k.locked_until || now < k.held_until)
+        return false;
     if (limits_.max_in_flight > 0 && k.in_flight >= limits_.max_in_flight) return false;
     return now >= paced(k) && k.limiter.can_send(now, k.reserved);
 }
@@ -92,7 +93,8 @@ bool KeyPool::can_send(std::string_view name, TimePoint now) const {
 TimePoint KeyPool::next_send_time(std::string_view name, TimePoint now) const {
     const Key* k = find(name);
     if (!k) return kNever;
-    return std::max({k->locked_until, paced(*k), k->limiter.next_free(now, k->reserved)});
+    return std::max(
+        {k->locked_until, k->held_until, paced(*k), k->limiter.next_free(now, k->reserved)});
 }
 
 TimePoint KeyPool::next_submit_time(TimePoint now) const {
@@ -100,7 +102,7 @@ TimePoint KeyPool::next_submit_time(TimePoint now) const {
     for (const auto& [name, k] : keys_) {
         if (k.status != KeyStatus::active || k.paused) continue;
         if (limits_.max_in_flight > 0 && k.in_flight >= limits_.max_in_flight) continue;
-        best = std::min(best, std::max({k.locked_until, paced(k),
+        best = std::min(best, std::max({k.locked_until, k.held_until, paced(k),
                                         k.limiter.next_free(now, k.reserved)}));
     }
     return best;
@@ -126,7 +128,9 @@ void KeyPool::release(std::string_view name) {
 
 bool KeyPool::try_send_now(std::string_view name, TimePoint now) {
     Key* k = find(name);
-    if (!k || now < k->locked_until || !k->limiter.can_send(now, k->reserved)) return false;
+    if (!k || now < k->locked_until || now < k->held_until ||
+        !k->limiter.can_send(now, k->reserved))
+        return false;
     k->limiter.record(now);
     k->last_decided = std::max(k->last_decided, now);
     return true;
@@ -138,6 +142,17 @@ void KeyPool::restore_sends(std::string_view name, const std::vector<TimePoint>&
             k->limiter.record(t);
             k->last_decided = std::max(k->last_decided, t);
         }
+}
+
+void KeyPool::on_shared_refusal(std::string_view name, TimePoint t, TimePoint until,
+                                bool locked_out) {
+    Key* k = find(name);
+    if (!k) return;
+    k->limiter.forget(t);
+    if (locked_out)
+        k->locked_until = std::max(k->locked_until, until);
+    else
+        k->held_until = std::max(k->held_until, until);
 }
 
 void KeyPool::on_rate_limited(std::string_view name, TimePoint now) {

@@ -70,6 +70,10 @@ public:
     // Sends from before a restart, so the limiter's memory survives it.
     void restore_sends(std::string_view name, const std::vector<TimePoint>& times);
 
+    // A send recorded at `t` did not go: the shared limiter (several nodes' sends of the key)
+    // refused it, and the key waits until `until` (its window is full there, or, with
+    // `locked_out`, another node saw a 429).
+    void on_shared_refusal(std::string_view name, TimePoint t, TimePoint until, bool locked_out);
     void on_rate_limited(std::string_view name, TimePoint now);  // 429: rest `lockout`
     void set_locked_until(std::string_view name, TimePoint until);
     void set_status(std::string_view name, KeyStatus s);
@@ -87,6 +91,7 @@ private:
         KeyStatus status = KeyStatus::active;
         bool paused = false;
         TimePoint locked_until = 0;
+        TimePoint held_until = 0;  // the shared limiter's window is full until then
         int reserved = 0;
         int in_flight = 0;
         double current_weight = 0;  // smooth weighted round robin state

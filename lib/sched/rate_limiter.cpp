@@ -38,6 +38,11 @@ void SlidingWindowLimiter::record(TimePoint t) {
     while (static_cast<int>(sends_.size()) > limit_) sends_.pop_front();
 }
 
+void SlidingWindowLimiter::forget(TimePoint t) {
+    auto pos = std::find(sends_.begin(), sends_.end(), t);
+    if (pos != sends_.end()) sends_.erase(pos);
+}
+
 int SlidingWindowLimiter::in_window(TimePoint now) const {
     return static_cast<int>(
         sends_.end() - std::upper_bound(sends_.begin(), sends_.end(), now - window_));

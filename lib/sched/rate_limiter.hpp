@@ -21,6 +21,8 @@ public:
     // Earliest time >= now at which can_send(t, reserved) holds.
     TimePoint next_free(TimePoint now, int reserved = 0) const;
     void record(TimePoint t);
+    // Takes back one send recorded at `t` (it did not go after all: a shared limiter refused it).
+    void forget(TimePoint t);
     int in_window(TimePoint now) const;  // sends in (now - window, now]
 
     int limit() const { return limit_; }

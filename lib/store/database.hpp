@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "core/result.hpp"
+#include "core/unavailable.hpp"
 #include "store/durability.hpp"
 
 struct sqlite3;
@@ -23,6 +24,13 @@ namespace genq::store {
 class DbError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
+};
+
+// The database cannot be reached (a shared store's server down, restarting, or the connection
+// lost): the caller waits and tries again; the connection reconnects with backoff.
+class DbUnavailable : public DbError, public Unavailable {
+public:
+    using DbError::DbError;
 };
 
 class Statement {

@@ -2,7 +2,11 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <cmath>
+#include <spdlog/spdlog.h>
 #include <cstdio>
 
 #include "store/database.hpp"
@@ -11,6 +15,9 @@ namespace genq::store {
 
 struct PgConnection::Impl {
     PGconn* conn = nullptr;
+    std::uint64_t reconnects = 0;
+    int failures = 0;  // reconnects tried and failed in a row
+    std::chrono::steady_clock::time_point next_try{};
     ~Impl() {
         if (conn) PQfinish(conn);
     }
@@ -35,8 +42,11 @@ Result<std::unique_ptr<PgConnection>> PgConnection::open(const std::string& conn
                                                          const std::string& password) {
     // expand_dbname = 1: "dbname" carries the whole URI or key=value string; a password given
     // apart overrides nothing written there (the config refuses one in the URL).
-    const char* keys[] = {"dbname", password.empty() ? nullptr : "password", nullptr};
-    const char* values[] = {conninfo.c_str(), password.empty() ? nullptr : password.c_str(),
+    // connect_timeout first: a value in the conninfo overrides it. Without it a reconnect to
+    // a host that does not answer would hold the loop for the system's TCP timeout.
+    const char* keys[] = {"connect_timeout", "dbname", password.empty() ? nullptr : "password",
+                          nullptr};
+    const char* values[] = {"5", conninfo.c_str(), password.empty() ? nullptr : password.c_str(),
                             nullptr};
     auto impl = std::make_unique<Impl>();
     impl->conn = PQconnectdbParams(keys, values, 1);
@@ -52,9 +62,46 @@ PgConnection::~PgConnection() = default;
 
 bool PgConnection::ensure_connected() {
     if (PQstatus(p_->conn) == CONNECTION_OK) return true;
+    auto now = std::chrono::steady_clock::now();
+    if (now < p_->next_try) return false;
     PQreset(p_->conn);
-    return PQstatus(p_->conn) == CONNECTION_OK;
+    if (PQstatus(p_->conn) == CONNECTION_OK) {
+        ++p_->reconnects;
+        p_->failures = 0;
+        spdlog::info("PostgreSQL: reconnected");
+        return true;
+    }
+    ++p_->failures;
+    double wait = std::min(5.0, 0.25 * std::pow(2.0, std::min(p_->failures - 1, 8)));
+    p_->next_try = now + std::chrono::microseconds(static_cast<std::int64_t>(wait * 1e6));
+    return false;
 }
+
+std::uint64_t PgConnection::reconnects() const { return p_->reconnects; }
+
+int PgConnection::socket() const { return PQsocket(p_->conn); }
+
+std::vector<std::string> PgConnection::notifications() {
+    if (!PQconsumeInput(p_->conn) || PQstatus(p_->conn) != CONNECTION_OK)
+        throw DbUnavailable("PostgreSQL: connection lost: " + trimmed_error(p_->conn));
+    std::vector<std::string> out;
+    while (PGnotify* n = PQnotifies(p_->conn)) {
+        out.emplace_back(n->extra ? n->extra : "");
+        PQfreemem(n);
+    }
+    return out;
+}
+
+namespace {
+
+// A failed statement: the connection lost (the caller may try again later) or a real error.
+[[noreturn]] void throw_failure(PGconn* c) {
+    if (PQstatus(c) != CONNECTION_OK)
+        throw DbUnavailable("PostgreSQL: connection lost: " + trimmed_error(c));
+    throw DbError("PostgreSQL: " + trimmed_error(c));
+}
+
+}  // namespace
 
 PgRows PgConnection::exec(std::string_view sql, const PgParams& params, int binary_param,
                           bool binary_result) {
@@ -67,13 +114,14 @@ PgRows PgConnection::exec(std::string_view sql, const PgParams& params, int bina
         lengths.push_back(v ? static_cast<int>(v->size()) : 0);
         formats.push_back(static_cast<int>(i) == binary_param ? 1 : 0);
     }
+    if (!ensure_connected())
+        throw DbUnavailable("PostgreSQL: not connected: " + trimmed_error(p_->conn));
     std::string text(sql);
     ResultGuard r{PQexecParams(p_->conn, text.c_str(), static_cast<int>(params.size()), nullptr,
                                values.data(), lengths.data(), formats.data(),
                                binary_result ? 1 : 0)};
     auto status = PQresultStatus(r.r);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
-        throw DbError("PostgreSQL: " + trimmed_error(p_->conn));
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_failure(p_->conn);
     PgRows out;
     const char* tuples = PQcmdTuples(r.r);
     if (tuples && *tuples) out.affected = std::stol(tuples);
@@ -98,8 +146,7 @@ void PgConnection::exec_script(std::string_view sql) {
     std::string text(sql);
     ResultGuard r{PQexec(p_->conn, text.c_str())};
     auto status = PQresultStatus(r.r);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
-        throw DbError("PostgreSQL: " + trimmed_error(p_->conn));
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_failure(p_->conn);
 }
 
 PgTransaction::~PgTransaction() {

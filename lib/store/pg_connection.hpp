@@ -1,7 +1,10 @@
 // One libpq connection, synchronous: each call is one statement and one round trip (or a short
 // BEGIN..COMMIT). No libpq type in this header. Failures after the connection opened throw
-// DbError, as SQLite failures do: the daemon stops rather than act without its store.
+// DbError, as SQLite failures do; a lost connection throws DbUnavailable, and the next calls
+// reconnect, at most once per backoff step (0.25 s doubling to 5 s), throwing DbUnavailable at
+// once in between, so a dead server costs the event loop nothing but failed connects.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +42,15 @@ public:
     void exec_script(std::string_view sql);
     // Whether the connection is up; if not, one reset attempt (the caller decides the backoff).
     bool ensure_connected();
+    // How many times the connection was re-established: work the node did on the old one may
+    // have been taken over meanwhile (a caller compares this to see it happened).
+    std::uint64_t reconnects() const;
+
+    // LISTEN/NOTIFY without blocking: after exec("LISTEN ch"), the connection's socket() turns
+    // readable when a notification arrives, and notifications() reads what arrived (never
+    // waits). A lost connection throws DbUnavailable.
+    int socket() const;
+    std::vector<std::string> notifications();
 
 private:
     struct Impl;

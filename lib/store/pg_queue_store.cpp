@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/clock.hpp"
 #include "core/files.hpp"
 #include "store/database.hpp"
 #include "store/migrations.hpp"
@@ -20,7 +21,8 @@ constexpr std::string_view kColumns =
     "id, kind, state, priority, params, input_name, input_sha256, input_width, input_height, "
     "input_bytes, mask_sha256, requested_key, key_name, remote_id, attempts, polls, "
     "not_before_s, wait_reason, created_at, updated_at, finished_at, output, finish_reason, seed, "
-    "error_code, error_message, source, uid, cost, last_poll_at";
+    "error_code, error_message, source, uid, cost, last_poll_at, fit, original_width, "
+    "original_height";
 
 // The mutable columns, bound as $1..$18 by mutable_params().
 constexpr std::string_view kUpdateSet =
@@ -28,8 +30,12 @@ constexpr std::string_view kUpdateSet =
     "polls=$7, not_before_s=$8, wait_reason=$9, updated_at=$10, finished_at=$11, output=$12, "
     "finish_reason=$13, seed=$14, error_code=$15, error_message=$16, cost=$17, last_poll_at=$18";
 
+// What is read back: the stored columns and the owning node (set by claims, never written from
+// a Job).
+const std::string kReadColumns = std::string(kColumns) + ", node";
+
 std::string select_sql(std::string_view tail) {
-    return "SELECT " + std::string(kColumns) + " FROM jobs " + std::string(tail);
+    return "SELECT " + kReadColumns + " FROM jobs " + std::string(tail);
 }
 
 PgValue opt_int(const std::optional<std::int64_t>& v) {
@@ -87,6 +93,10 @@ Job read_row(const std::vector<PgValue>& r) {
     if (r[27]) j.uid = pg_int(r[27]);
     j.cost = static_cast<int>(pg_int(r[28]));
     j.last_poll_s = pg_real(r[29]);
+    j.fit = pg_text(r[30]);
+    j.original_width = static_cast<int>(pg_int(r[31]));
+    j.original_height = static_cast<int>(pg_int(r[32]));
+    j.node = pg_text(r[33]);
     return j;
 }
 
@@ -170,12 +180,69 @@ TimePoint PgQueueStore::db_now() {
     return pg_real(r.rows.at(0).at(0));
 }
 
-PgQueueStore::Reservation PgQueueStore::reserve_send(std::string_view key, int limit,
-                                                     double window) {
-    auto r = c_->exec("SELECT genq_reserve_send($1, $2, $3)",
+SendReservation PgQueueStore::reserve_send(std::string_view key, int limit, double window) {
+    auto r = c_->exec("SELECT granted, locked, wait_s, slot_s FROM genq_reserve($1, $2, $3)",
                       {std::string(key), pg_param(std::int64_t{limit}), pg_param(window)});
-    double v = pg_real(r.rows.at(0).at(0));
-    return v > 0 ? Reservation{true, v} : Reservation{false, -v};
+    const auto& row = r.rows.at(0);
+    SendReservation out;
+    out.granted = pg_text(row.at(0)) == "t";
+    out.locked_out = pg_text(row.at(1)) == "t";
+    out.wait_s = pg_real(row.at(2));
+    out.at = pg_real(row.at(3));
+    return out;
+}
+
+std::vector<Job> PgQueueStore::take_over_orphans() {
+    // As in_state(): the row lock makes a second node re-check a row the first just took, find
+    // a live owner (itself) and leave it.
+    static const std::string sql =
+        "UPDATE jobs SET node=$1 WHERE state IN ('submitting','running') AND "
+        "node IS DISTINCT FROM $1 AND (node IS NULL OR NOT EXISTS (SELECT 1 FROM nodes n WHERE "
+        "n.name = jobs.node AND n.heartbeat_s >= extract(epoch FROM clock_timestamp()) - $2)) "
+        "RETURNING " + kReadColumns;
+    auto jobs = read_jobs(c_->exec(sql, {node_, pg_param(lease_)}));
+    std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) { return a.id < b.id; });
+    return jobs;
+}
+
+std::vector<Job> PgQueueStore::own_generations() {
+    return read_jobs(c_->exec(
+        select_sql("WHERE node=$1 AND state IN ('submitting','running') ORDER BY id"), {node_}));
+}
+
+std::uint64_t PgQueueStore::reconnects() const { return c_->reconnects(); }
+
+void PgQueueStore::set_paused(const std::string& key, bool paused) {
+    c_->exec(paused ? "WITH x AS (INSERT INTO paused (key) VALUES ($1) ON CONFLICT DO NOTHING) "
+                      "SELECT pg_notify('genq_jobs', 'pauses')"
+                    : "WITH x AS (DELETE FROM paused WHERE key = $1) "
+                      "SELECT pg_notify('genq_jobs', 'pauses')",
+             {key});
+}
+
+void PgQueueStore::clear_paused() {
+    c_->exec("WITH x AS (DELETE FROM paused) SELECT pg_notify('genq_jobs', 'pauses')");
+}
+
+std::vector<std::string> PgQueueStore::paused_keys() {
+    std::vector<std::string> out;
+    for (const auto& row : c_->exec("SELECT key FROM paused ORDER BY key").rows)
+        out.push_back(pg_text(row.at(0)));
+    return out;
+}
+
+std::vector<NodeInfo> PgQueueStore::nodes() {
+    auto r = c_->exec(
+        "WITH t AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS ts) "
+        "SELECT n.name, n.heartbeat_s >= t.ts - $1, t.ts - n.heartbeat_s, n.started_at_s, "
+        "(SELECT count(*) FROM jobs j WHERE j.node = n.name AND "
+        "j.state IN ('submitting','running')) FROM nodes n, t ORDER BY n.name",
+        {pg_param(lease_)});
+    std::vector<NodeInfo> out;
+    for (const auto& row : r.rows)
+        out.push_back({pg_text(row.at(0)), pg_text(row.at(1)) == "t", pg_real(row.at(2)),
+                       pg_real(row.at(3)), static_cast<int>(pg_int(row.at(4)))});
+    return out;
 }
 
 void PgQueueStore::heartbeat() {
@@ -212,9 +279,9 @@ void PgQueueStore::insert(const std::vector<Job>& jobs, std::string_view detail)
     static const std::string sql =
         "WITH j AS (INSERT INTO jobs (" + std::string(kColumns) +
         ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,"
-        "$22,$23,$24,$25,$26,$27,$28,$29,$30) RETURNING id, state, created_at) "
+        "$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$33) RETURNING id, state, created_at) "
         "INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
-        "SELECT id, created_at, NULL, state, $31 FROM j";
+        "SELECT id, created_at, NULL, state, $34 FROM j";
     PgTransaction tx(*c_);
     for (const auto& j : jobs) {
         c_->exec(sql, {j.id,
@@ -247,6 +314,9 @@ void PgQueueStore::insert(const std::vector<Job>& jobs, std::string_view detail)
                        opt_int(j.uid),
                        pg_param(std::int64_t{j.cost}),
                        pg_param(j.last_poll_s),
+                       j.fit,
+                       pg_param(std::int64_t{j.original_width}),
+                       pg_param(std::int64_t{j.original_height}),
                        std::string(detail)});
     }
     tx.commit();
@@ -274,13 +344,18 @@ bool PgQueueStore::transition(Job& job, JobState to, std::string_view detail, Du
     if (c_->exec(sql, p).affected != 1) return false;
     job = std::move(next);
     job.state = to;
+    if (to == JobState::submitting || to == JobState::running) job.node = node_;
     return true;
 }
 
 void PgQueueStore::save_progress(const Job& job, Durability) {
-    static const std::string sql = "UPDATE jobs SET " + std::string(kUpdateSet) + " WHERE id=$19";
+    // Guarded by the state the node believes: a job another node canceled meanwhile keeps what
+    // the cancel wrote (the owner hears of it through the wake-up and drops the job).
+    static const std::string sql =
+        "UPDATE jobs SET " + std::string(kUpdateSet) + " WHERE id=$19 AND state=$20";
     PgParams p = mutable_params(job);
     p.push_back(job.id);
+    p.push_back(std::string(to_string(job.state)));
     c_->exec(sql, p);
 }
 
@@ -360,7 +435,7 @@ std::vector<Job> PgQueueStore::in_state(JobState s) {
         "UPDATE jobs SET node=$2 WHERE state=$1 AND (node IS NULL OR node=$2 OR NOT EXISTS "
         "(SELECT 1 FROM nodes n WHERE n.name = jobs.node AND "
         "n.heartbeat_s >= extract(epoch FROM clock_timestamp()) - $3)) RETURNING " +
-        std::string(kColumns);
+        kReadColumns;
     auto jobs = read_jobs(c_->exec(sql, {std::string(to_string(s)), node_, pg_param(lease_)}));
     std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) { return a.id < b.id; });
     return jobs;
@@ -403,11 +478,14 @@ void PgQueueStore::prune_sends(TimePoint before) {
 }
 
 void PgQueueStore::save_lockout(std::string_view key, TimePoint until) {
+    double left = until - system_clock().now();
     c_->exec(
-        "INSERT INTO key_status (name, status, locked_until_s, updated_at) VALUES ($1, 'active', "
-        "$2, $3) ON CONFLICT (name) DO UPDATE SET locked_until_s=excluded.locked_until_s, "
-        "updated_at=excluded.updated_at",
-        {std::string(key), pg_param(until), pg_param(static_cast<std::int64_t>(until * 1000))});
+        "INSERT INTO key_status (name, status, locked_until_s, locked_until_db, updated_at) "
+        "VALUES ($1, 'active', $2, extract(epoch FROM clock_timestamp()) + $3, $4) "
+        "ON CONFLICT (name) DO UPDATE SET locked_until_s=excluded.locked_until_s, "
+        "locked_until_db=excluded.locked_until_db, updated_at=excluded.updated_at",
+        {std::string(key), pg_param(until), pg_param(left),
+         pg_param(static_cast<std::int64_t>(until * 1000))});
 }
 
 TimePoint PgQueueStore::lockout(std::string_view key) {

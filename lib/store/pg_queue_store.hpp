@@ -7,6 +7,7 @@
 #include <string>
 
 #include "store/queue_store.hpp"
+#include "store/shared_store.hpp"
 
 namespace genq::store {
 
@@ -19,29 +20,30 @@ struct PgStoreOptions {
     double lease = 30;     // seconds without a heartbeat after which a node is dead
 };
 
-class PgQueueStore final : public QueueStore {
+class PgQueueStore final : public QueueStore, public SharedStore {
 public:
     // Connects and migrates (schema/pg, under an advisory lock: the first node migrates, the
     // others wait and find it done). Error codes: db_open, db_too_new.
     static Result<std::unique_ptr<PgQueueStore>> open(const PgStoreOptions& options);
     ~PgQueueStore() override;
 
-    const std::string& node() const;
+    const std::string& node() const override;
+    double lease() const override { return lease_; }
     int schema_version();
     // This node's heartbeat row, stamped with the database's clock.
-    void heartbeat();
+    void heartbeat() override;
     // The database's clock (seconds since the epoch): the one clock all nodes share.
     TimePoint db_now();
 
-    // The per-key limit exact across nodes: reserves one request of `key` if fewer than `limit`
-    // were reserved in the last `window` seconds and the key is not locked out, under the key's
-    // row lock, in one round trip, stamped with the database's clock. Not in QueueStore yet: the
-    // engine's limiter does not call it (see README "Running several nodes").
-    struct Reservation {
-        bool granted = false;
-        TimePoint at = 0;  // granted: the reserved time; else the earliest time to ask again
-    };
-    Reservation reserve_send(std::string_view key, int limit, double window);
+    // SharedStore: genq_reserve (schema/pg/0005) in one round trip.
+    SendReservation reserve_send(std::string_view key, int limit, double window) override;
+    std::vector<Job> take_over_orphans() override;
+    std::vector<Job> own_generations() override;
+    std::uint64_t reconnects() const override;
+    void set_paused(const std::string& key, bool paused) override;
+    void clear_paused() override;
+    std::vector<std::string> paused_keys() override;
+    std::vector<NodeInfo> nodes() override;
 
     Result<std::string> put_input(std::string_view bytes, bool durable) override;
     Status sync_inputs() override;
@@ -62,7 +64,7 @@ public:
     // For submitting and running: the jobs this node owns, after taking over (atomically, so
     // one node wins) those of nodes without a heartbeat for `lease` seconds. It is what the
     // engine recovers at start: its own interrupted work and that of dead nodes, never that of
-    // a live node. Other states: every job.
+    // a live node (a running node takes over with take_over_orphans()). Other states: every job.
     std::vector<Job> in_state(JobState s) override;
     bool output_reserved(std::string_view path, std::string_view except_job) override;
     std::map<std::string, std::int64_t> credits_by_key(std::int64_t since_ms) override;
@@ -70,6 +72,8 @@ public:
     void record_send(std::string_view key, TimePoint t) override;
     std::vector<TimePoint> sends_since(std::string_view key, TimePoint from) override;
     void prune_sends(TimePoint before) override;
+    // Lock-outs are kept in the database's clock (reserve_send compares them with it): `until`
+    // is converted from this node's wall clock, and back.
     void save_lockout(std::string_view key, TimePoint until) override;
     TimePoint lockout(std::string_view key) override;
 

@@ -35,6 +35,8 @@ struct Options {
     double fault_drop = 0;
     double fault_truncate = 0;
     double fault_429 = 0;
+    bool fault_429_lockout = false;  // an injected 429 locks the key out as a real one does
+    double lockout_grace = 0;  // requests this soon after a lock-out began were already on their way
     double fault_slow = 0;
     double fault_tls = 0;
     double slow_seconds = 5;

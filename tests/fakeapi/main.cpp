@@ -16,6 +16,12 @@ void add_fault_options(CLI::App& app, fakeapi::Options& o) {
     app.add_option("--fault-truncate", o.fault_truncate, "rate of answers cut after half the body")
         ->check(rate);
     app.add_option("--fault-429", o.fault_429, "rate of injected 429 (no lockout)")->check(rate);
+    app.add_flag("--fault-429-lockout", o.fault_429_lockout,
+                 "an injected 429 locks the key out for --lockout seconds");
+    app.add_option("--lockout-grace", o.lockout_grace,
+                   "requests arriving this soon after a lock-out began are not counted in "
+                   "requests_in_lockout (they were on their way)")
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--fault-slow", o.fault_slow, "rate of answers delayed --slow-seconds")
         ->check(rate);
     app.add_option("--slow-seconds", o.slow_seconds, "delay of a slow answer")

@@ -196,11 +196,15 @@ std::optional<Response> Provider::limit(const Call& call) {
     ks.max_in_window = std::max(ks.max_in_window, ks.arrivals.size());
     if (t < ks.locked_until) {
         ++counters_.rate_limited_real;
+        if (t >= ks.locked_at + opt_.lockout_grace) {
+            ++counters_.requests_in_lockout;
+        }
         return error(429, "rate_limit_exceeded",
                      {"key is locked out after exceeding the rate limit; try again later"});
     }
     if (ks.arrivals.size() > opt_.limit) {
         ks.locked_until = t + opt_.lockout;
+        ks.locked_at = t;
         ++counters_.rate_limited_real;
         ++counters_.lockouts;
         return error(429, "rate_limit_exceeded",
@@ -283,6 +287,11 @@ std::optional<Response> Provider::inject_fault(Call& call) {
     }
     if (*call.fault == "429") {
         ++counters_.rate_limited_injected;
+        if (opt_.fault_429_lockout) {  // the key rests as after a real violation
+            auto& ks = key_states_[*call.key];
+            ks.locked_at = call.req.arrival;
+            ks.locked_until = call.req.arrival + opt_.lockout;
+        }
         return error(429, "rate_limit_exceeded", {"injected rate limit"});
     }
     if (*call.fault == "drop") {
@@ -459,6 +468,7 @@ nlohmann::json Provider::stats_json() const {
                 {"rate_limited_real", c.rate_limited_real},
                 {"rate_limited_injected", c.rate_limited_injected},
                 {"lockouts", c.lockouts},
+                {"requests_in_lockout", c.requests_in_lockout},
                 {"early_polls", c.early_polls},
                 {"max_in_window", max_in_window},
                 {"faults", faults},

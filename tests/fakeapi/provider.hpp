@@ -41,6 +41,7 @@ struct Generation {
 struct KeyState {
     std::deque<double> arrivals;  // inside the current window, oldest first
     double locked_until = 0;
+    double locked_at = 0;  // when the current lock-out began
     std::size_t max_in_window = 0;
 };
 
@@ -53,6 +54,7 @@ struct Counters {
     std::uint64_t rate_limited_real = 0;
     std::uint64_t rate_limited_injected = 0;
     std::uint64_t lockouts = 0;
+    std::uint64_t requests_in_lockout = 0;  // arrivals during a lock-out, after --lockout-grace
     std::uint64_t early_polls = 0;
     std::uint64_t tls_handshakes = 0;
     std::uint64_t connections = 0;

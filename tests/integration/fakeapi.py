@@ -25,7 +25,10 @@ MAKE_CERTS = SOURCE_DIR / "tests" / "fakeapi" / "make_certs.sh"
 def _flags(options):
     out = []
     for name, value in options.items():
-        if value is None:
+        if value is None or value is False:
+            continue
+        if value is True:  # a flag without a value
+            out.append("--" + name.replace("_", "-"))
             continue
         if isinstance(value, (list, tuple)):
             value = ",".join(str(v) for v in value)

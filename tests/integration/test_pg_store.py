@@ -1,7 +1,8 @@
 """The storage interface's contract against a real PostgreSQL 15 server started here (the same
 cases run against SQLite in genq_unit): jobs, guarded transitions with their events, queue order,
 listing, content-addressed inputs in the database, the send log and lock-outs; migrations by the
-first node; two nodes on their own connections claiming one queue, each job exactly once.
+first node; two nodes on their own connections claiming one queue, each job exactly once; a
+running node taking over a dead node's generations; reservations refused with their reason.
 Skips (passes with a line saying so) when no PostgreSQL server is installed."""
 
 import os

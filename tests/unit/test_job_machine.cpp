@@ -324,6 +324,92 @@ TEST_SUITE("job machine: every (phase x answer) pair") {
     }
 }
 
+TEST_SUITE("job machine: the shared limiter (several nodes on one store)") {
+    TEST_CASE("a refused submission waits for its key and goes as the same attempt") {
+        Bench b("video");
+        TimePoint t = b.clock.now();
+        REQUIRE(b.m.may_send(b.request, t));
+        b.m.on_send_refused(b.request, t + 0.5, false, t);
+        auto acts = b.m.on_reply(b.request, transport(errc::rate_limited_local), t);
+        CHECK(find<Commit>(acts) == nullptr);  // no requeue, no new claim
+        CHECK(b.m.requests_in_flight() == 0);
+        REQUIRE(b.m.active_job("j1"));
+        CHECK(b.m.active_job("j1")->state == JobState::submitting);
+        // The refused send is not counted by the local limiter, and the key waits.
+        CHECK(b.m.keys().snapshot("main", t)->in_window == 0);
+        CHECK_FALSE(b.m.wants_submissions(t + 0.49));
+        CHECK(b.m.dispatch_polls(t + 0.49).empty());
+        CHECK(b.m.next_wake(t, false) == doctest::Approx(t + 0.5));
+        auto again = b.m.dispatch_polls(t + 0.5);
+        REQUIRE(again.size() == 1);
+        const auto* sub = std::get_if<SendSubmit>(&again[0]);
+        REQUIRE(sub);
+        CHECK(sub->job_id == "j1");
+        CHECK(sub->key == "main");
+        REQUIRE(b.m.may_send(sub->request, t + 0.5));
+        auto ok = b.m.on_reply(sub->request, answered(200, R"({"id":"gen1"})", true, false),
+                               t + 0.6);
+        const Commit* c = find<Commit>(ok);
+        REQUIRE(c);
+        CHECK(c->to == JobState::running);
+        CHECK(c->job.attempts == 1);  // one attempt: the refusal sent nothing
+    }
+    TEST_CASE("a refused poll keeps its generation and goes once the key is free") {
+        Bench b("video");
+        b.to_running();
+        TimePoint t = b.clock.now();
+        REQUIRE(b.m.may_send(b.request, t));
+        b.m.on_send_refused(b.request, t + 0.3, false, t);
+        auto acts = b.m.on_reply(b.request, transport(errc::rate_limited_local), t);
+        CHECK(find<Commit>(acts) == nullptr);
+        CHECK(find<SaveProgress>(acts) == nullptr);
+        CHECK(b.m.active_job("j1")->polls == 0);  // nothing reached the provider
+        CHECK(b.m.dispatch_polls(t + 0.29).empty());
+        auto again = b.m.dispatch_polls(t + 0.3);
+        REQUIRE(again.size() == 1);
+        const auto* poll = std::get_if<SendPoll>(&again[0]);
+        REQUIRE(poll);
+        CHECK(poll->remote_id == "gen1");
+    }
+    TEST_CASE("a lock-out another node saved rests the key here too") {
+        Bench b("video");
+        TimePoint t = b.clock.now();
+        REQUIRE(b.m.may_send(b.request, t));
+        b.m.on_send_refused(b.request, t + 60, true, t);
+        b.m.on_reply(b.request, transport(errc::rate_limited_local), t);
+        auto snap = b.m.keys().snapshot("main", t);
+        CHECK(snap->locked_until == doctest::Approx(t + 60));
+        CHECK(b.m.dispatch_polls(t + 59).empty());
+        CHECK_FALSE(b.m.keys().can_send("main", t + 59));
+        CHECK(b.m.dispatch_polls(t + 60).size() == 1);
+    }
+    TEST_CASE("a refused balance read is read again when the key is free") {
+        MachineSettings s;
+        s.keys = {{"main", 1}};
+        JobMachine m(3);
+        m.configure(s);
+        ManualClock clock;
+        auto reads = m.dispatch_balances(clock.now());
+        REQUIRE(reads.size() == 1);
+        RequestId r = std::get<SendBalance>(reads[0]).request;
+        REQUIRE(m.may_send(r, clock.now()));
+        m.on_send_refused(r, clock.now() + 0.4, false, clock.now());
+        m.on_balance(r, Error{errc::rate_limited_local, "refused"}, clock.now());
+        CHECK(m.next_balance_time(clock.now()) == doctest::Approx(clock.now() + 0.4));
+    }
+    TEST_CASE("a cancel while a submission waits for the shared limiter ends it") {
+        Bench b("video");
+        TimePoint t = b.clock.now();
+        REQUIRE(b.m.may_send(b.request, t));
+        b.m.on_send_refused(b.request, t + 0.5, false, t);
+        b.m.on_reply(b.request, transport(errc::rate_limited_local), t);
+        auto c = b.m.cancel(b.job, t + 0.1);
+        REQUIRE(c);
+        CHECK(b.m.dispatch_polls(t + 1).empty());
+        CHECK_FALSE(b.m.is_active("j1"));
+    }
+}
+
 TEST_SUITE("job machine: every crash point ends in exactly one final state") {
     // Loops the crash over every I/O step of a job's life until a run passes without reaching
     // it: before the send, after the send with no answer, after the answer before the commit,

@@ -23,6 +23,10 @@
 using namespace genq;
 using namespace genq::store;
 
+namespace genq::store {
+const std::vector<Migration>& pg_migrations();  // generated: pg_schema_embed.cpp
+}
+
 namespace {
 
 struct TempDir {
@@ -441,6 +445,63 @@ TEST_SUITE("store contract") {
         CHECK(owner.rows[0][0] == "b");
         auto third = open_pg(url, "c");
         CHECK(third->in_state(JobState::running).empty());  // b is alive: taken once
+    }
+
+    TEST_CASE("pg: a running node takes over a dead node's generations; nodes are listed") {
+        SKIP_WITHOUT_PG();
+        std::string url = fresh_pg_database();
+        auto a = open_pg(url, "a");
+        auto b = open_pg(url, "b");
+        Job run = make_job("run"), sub = make_job("sub");
+        a->insert({run, sub}, "");
+        run.key_name = sub.key_name = "main";
+        REQUIRE(a->transition(run, JobState::submitting, "claim", Durability::full, now_ms()));
+        CHECK(run.node == "a");
+        run.remote_id = "gen-7";
+        run.last_poll_s = 2000.25;
+        REQUIRE(a->transition(run, JobState::running, "accepted", Durability::full, now_ms()));
+        REQUIRE(a->transition(sub, JobState::submitting, "claim", Durability::full, now_ms()));
+        CHECK(b->take_over_orphans().empty());  // a is alive
+        CHECK(a->own_generations().size() == 2);
+        auto listed = b->nodes();
+        REQUIRE(listed.size() == 2);
+        CHECK(listed[0].name == "a");
+        CHECK(listed[0].alive);
+        CHECK(listed[0].generations == 2);
+        CHECK(listed[1].generations == 0);
+
+        auto c = PgConnection::open(url, "");
+        REQUIRE(c.ok());
+        (*c)->exec("UPDATE nodes SET heartbeat_s = heartbeat_s - 31 WHERE name = 'a'");
+        CHECK_FALSE(b->nodes()[0].alive);
+        auto taken = b->take_over_orphans();
+        REQUIRE(taken.size() == 2);
+        CHECK(taken[0].id == run.id);
+        CHECK(taken[0].remote_id == "gen-7");
+        CHECK(taken[0].last_poll_s == 2000.25);
+        CHECK(taken[0].node == "b");
+        CHECK(b->take_over_orphans().empty());  // taken once
+        CHECK(a->own_generations().empty());    // a, back, holds nothing any more
+        CHECK(b->get(run.id)->node == "b");
+    }
+
+    TEST_CASE("pg: a refused reservation says why and how long to wait") {
+        SKIP_WITHOUT_PG();
+        std::string url = fresh_pg_database();
+        auto s = open_pg(url, "n");
+        REQUIRE(s->reserve_send("k", 2, 10).granted);
+        REQUIRE(s->reserve_send("k", 2, 10).granted);
+        auto full = s->reserve_send("k", 2, 10);
+        CHECK_FALSE(full.granted);
+        CHECK_FALSE(full.locked_out);
+        CHECK(full.wait_s > 9.5);
+        CHECK(full.wait_s <= 10);
+        s->save_lockout("k2", genq::system_clock().now() + 30);
+        auto locked = s->reserve_send("k2", 2, 10);
+        CHECK_FALSE(locked.granted);
+        CHECK(locked.locked_out);
+        CHECK(locked.wait_s == doctest::Approx(30).epsilon(0.05));
+        CHECK(s->lockout("k2") > genq::system_clock().now() + 29);
     }
 
     TEST_CASE("pg: reservations keep a key's window exact across three nodes; lock-outs hold") {
