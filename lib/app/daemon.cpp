@@ -15,6 +15,7 @@
 #include "api/control_api.hpp"
 #include "app/config_check.hpp"
 #include "app/engine.hpp"
+#include "app/state_disk.hpp"
 #include "app/engine_control.hpp"
 #include "app/intake.hpp"
 #include "app/metrics.hpp"
@@ -169,12 +170,15 @@ private:
         client_ = std::move(*client);
         engine_ = std::make_unique<Engine>(io_, *store_, *client_, metrics_, system_clock());
         engine_->configure(std::move(settings));
+        state_disk_ = std::make_unique<StateDiskMonitor>(io_, config_.state_dir, system_clock());
+        engine_->set_state_disk(*state_disk_);
         intake_ = std::make_unique<Intake>(
             *store_, [this](const std::string& k) { return engine_->has_key(k); },
             [this](const store::Job& job) {
                 engine_->notify();
                 publish_created(job);
             });
+        intake_->set_state_disk(state_disk_.get());
         // Submissions are committed in groups, at the end of the loop turn they arrived in.
         auto defer = [this](std::function<void()> f) { asio::post(io_, std::move(f)); };
         control_ = std::make_unique<EngineControl>(*engine_, [this] { return reload(); });
@@ -194,6 +198,7 @@ private:
     // Watched folders share the loop; a folder that cannot be used is logged, never fatal.
     void start_watches() {
         watcher_ = std::make_unique<watch::Watcher>(io_, *watch_db_, *store_, *intake_);
+        watcher_->set_state_disk(*state_disk_);
         engine_->add_listener(
             [this](const Job& job, JobState from, const std::string&) {
                 watcher_->on_transition(job, from);
@@ -321,6 +326,7 @@ private:
         stopping_ = true;
         server_->stop();
         watcher_->stop();
+        if (state_disk_) state_disk_->stop();
         signals_.cancel();
         watchdog_.cancel();
         status_timer_.cancel();
@@ -390,6 +396,7 @@ private:
     std::unique_ptr<store::Database> own_watch_db_;  // the watch table beside a shared store
     store::Database* watch_db_ = nullptr;
     std::unique_ptr<net::HttpsClient> client_;
+    std::unique_ptr<StateDiskMonitor> state_disk_;
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Intake> intake_;
     std::unique_ptr<EngineControl> control_;

@@ -18,6 +18,7 @@
 #include "app/metrics.hpp"
 #include "app/outputs.hpp"
 #include "app/provider_calls.hpp"
+#include "app/state_disk.hpp"
 #include "core/clock.hpp"
 #include "core/files.hpp"
 #include "net/https_client.hpp"
@@ -64,6 +65,7 @@ struct Engine::Impl {
     JobMachine machine;
     EngineSettings settings;
     std::vector<TransitionListener> listeners;
+    StateDiskMonitor* disk = nullptr;
     std::map<RequestId, std::unique_ptr<asio::cancellation_signal>> signals;
     asio::steady_timer wake;
     asio::steady_timer grace_timer;
@@ -93,20 +95,53 @@ struct Engine::Impl {
         Job job = c.job;
         JobState from = job.state;
         auto d = c.durable ? store::Durability::full : store::Durability::relaxed;
-        if (!store.transition(job, c.to, c.detail, d, job.updated_at)) {
+        bool written = false;
+        // A job with changes still unwritten keeps its order: this one waits behind them.
+        bool behind = machine.has_unsaved(job.id);
+        if (behind || !guarded([&] { written = store.transition(job, c.to, c.detail, d, job.updated_at); })) {
+            if (machine.on_commit_failed(c)) lost.insert(job.id);
+            return;
+        }
+        if (!written) {
             lost.insert(job.id);
             machine.on_conflict(job.id);
             return;
         }
         ++metrics.transitions;
         log_transition(job, from, c.detail);
-        for (auto& l : listeners) l(job, from, c.detail);
+        for (auto& l : listeners) guarded([&] { l(job, from, c.detail); });
         if (c.to == JobState::queued) queue_changed();
     }
 
     void act(const SaveProgress& s, std::set<std::string>& lost) {
-        if (lost.count(s.job.id)) return;
-        store.save_progress(s.job, s.durable ? store::Durability::full : store::Durability::relaxed);
+        if (lost.count(s.job.id) || machine.has_unsaved(s.job.id)) return;  // the commit carries it
+        guarded([&] {
+            store.save_progress(s.job,
+                                s.durable ? store::Durability::full : store::Durability::relaxed);
+        });
+    }
+
+    // Runs a store write; false when it found no space (reported, the daemon goes on).
+    template <class F>
+    bool guarded(F&& write) {
+        try {
+            write();
+            return true;
+        } catch (const store::DiskFullError& e) {
+            no_space(e.what());
+            return false;
+        }
+    }
+
+    void no_space(const std::string& what) {
+        machine.set_store_full(true);
+        if (disk) disk->no_space(what);
+    }
+
+    // The state disk has room again: what waited is written, in order, then new work goes.
+    void space_returned() {
+        perform(machine.store_writable());
+        queue_changed();
     }
 
     void act(const SendSubmit& s, std::set<std::string>& lost) {
@@ -133,8 +168,11 @@ struct Engine::Impl {
         } else {
             std::string ext = p.ext;
             if (ext.empty()) ext = extension_on_disk(job);
-            placed = outputs.place(job, ext, p.durable_reservation ? store::Durability::full
-                                                                   : store::Durability::relaxed);
+            auto d = p.durable_reservation ? store::Durability::full : store::Durability::relaxed;
+            // The name's reservation is a store write: without space the result waits in its
+            // temporary file and is placed once space returns.
+            if (!guarded([&] { placed = outputs.place(job, ext, d); }))
+                return machine.on_place_deferred(p);
             if (!placed) spdlog::error("job {}: result not saved: {}", job.id, placed.error().message);
         }
         perform(machine.on_placed(job.id, placed, job.output, now()));
@@ -155,7 +193,7 @@ struct Engine::Impl {
 
     void act(const KeyChanged& k, std::set<std::string>&) {
         if (k.status == 429) {
-            store.save_lockout(k.key, k.locked_until);
+            guarded([&] { store.save_lockout(k.key, k.locked_until); });
             ++metrics.lockouts[k.key];
             spdlog::warn("key {}: provider answered 429 ({}); resting {:.0f} s", k.key, k.code,
                          settings.limits.lockout);
@@ -209,6 +247,9 @@ struct Engine::Impl {
         std::string what = "unknown exception";
         try {
             std::rethrow_exception(e);
+        } catch (const store::DiskFullError& err) {
+            no_space(err.what());
+            what = err.what();
         } catch (const store::DbError& err) {
             spdlog::critical("database failure: {}; stopping", err.what());
             std::_Exit(1);
@@ -254,7 +295,8 @@ struct Engine::Impl {
         std::function<bool()> before = [this, id, key] {
             TimePoint t = now();
             if (!machine.may_send(id, t)) return false;
-            store.record_send(key, t);
+            // Without space the limiter still counts it in memory; only a restart would forget.
+            guarded([&] { store.record_send(key, t); });
             return true;
         };
         TimePoint t0 = now();
@@ -394,7 +436,7 @@ struct Engine::Impl {
             TimePoint t = now();
             if (t - last_prune > kPruneEvery) {
                 const auto& l = settings.limits;
-                store.prune_sends(t - 2 * (l.window + l.safety_margin));
+                guarded([&] { store.prune_sends(t - 2 * (l.window + l.safety_margin)); });
                 last_prune = t;
             }
             if (t - last_planner_save > kPlannerSaveEvery) {
@@ -402,7 +444,8 @@ struct Engine::Impl {
                 last_planner_save = t;
             }
             dirty = false;
-            TimePoint next = dispatch(t);
+            TimePoint next = t + 1;  // a pass cut short by a full disk: look again soon
+            guarded([&] { next = dispatch(t); });
             if (dirty) continue;
             wake.expires_after(seconds(std::min(next - now(), kIdleRecheck)));
             boost::system::error_code ec;
@@ -412,7 +455,7 @@ struct Engine::Impl {
 
     void save_planner() {
         for (const auto& [kind, blob] : machine.planner().take_changed())
-            store.save_planner_state(kind, blob);
+            guarded([&] { store.save_planner_state(kind, blob); });
     }
 
     // ---- start-up --------------------------------------------------------------------------
@@ -507,13 +550,31 @@ void Engine::notify() { impl_->queue_changed(); }
 
 void Engine::add_listener(TransitionListener l) { impl_->listeners.push_back(std::move(l)); }
 
+void Engine::set_state_disk(StateDiskMonitor& disk) {
+    auto& i = *impl_;
+    i.disk = &disk;
+    disk.on_change([&i](bool full) {
+        if (full)
+            i.machine.set_store_full(true);
+        else
+            i.space_returned();
+    });
+}
+
 Result<Job> Engine::cancel(const std::string& id) {
     auto& i = *impl_;
+    if (i.disk && i.disk->full()) return i.disk->refusal();  // nothing changes while full
     auto job = i.store.get(id);
     if (!job) return Error{"not_found", "no job " + id};
     auto actions = i.machine.cancel(*job, i.now());
     if (!actions) return actions.error();
     i.perform(*actions);
+    if (i.machine.has_unsaved(id) && i.disk) {  // the disk filled under this very write
+        Error e = i.disk->refusal();
+        e.message = "job " + id + " is canceled, but " + e.message +
+                    " so that it can be recorded";
+        return e;
+    }
     auto after = i.store.get(id);
     if (!after || after->state != JobState::canceled)
         return Error{"conflict", "job " + id + " changed state; try again"};
@@ -523,6 +584,7 @@ Result<Job> Engine::cancel(const std::string& id) {
 
 Result<Job> Engine::retry(const std::string& id) {
     auto& i = *impl_;
+    if (i.disk && i.disk->full()) return i.disk->refusal();
     auto job = i.store.get(id);
     if (!job) return Error{"not_found", "no job " + id};
     auto actions = i.machine.retry(*job, i.now());
@@ -591,6 +653,13 @@ ports::StatusView Engine::status_view() const {
     }
     v.daily_credits = i.settings.daily_credits;
     v.budget_override = i.machine.budget_lifted();
+    if (i.disk) {
+        v.state_disk.dir = i.disk->dir();
+        v.state_disk.full = i.disk->full();
+        v.state_disk.since = i.disk->since();
+        if (v.state_disk.full) v.state_disk.message = i.disk->refusal().message;
+    }
+    v.state_disk.unsaved = static_cast<std::int64_t>(i.machine.unsaved_count());
     return v;
 }
 

@@ -27,6 +27,7 @@ class QueueStore;
 namespace genq::app {
 
 struct Metrics;
+class StateDiskMonitor;
 
 struct EngineSettings {
     LimitsConfig limits;
@@ -60,6 +61,9 @@ public:
     void notify();
 
     void add_listener(TransitionListener l);
+    // The state directory's file system: a write without space is reported there, and while it
+    // is full nothing queued is submitted; what could not be written is written once it clears.
+    void set_state_disk(StateDiskMonitor& disk);
 
     // Control operations. Error codes: not_found, conflict.
     Result<Job> cancel(const std::string& id);

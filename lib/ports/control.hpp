@@ -30,6 +30,15 @@ struct KeyView {
     std::optional<double> balance;
 };
 
+// The state directory's file system (ports/state_disk.hpp).
+struct StateDiskView {
+    bool full = false;
+    std::string dir;
+    TimePoint since = 0;       // when it filled (0 = not full)
+    std::string message;       // what a new submission hears while full
+    std::int64_t unsaved = 0;  // changes of jobs under way waiting to be written
+};
+
 struct StatusView {
     std::string version;
     double uptime_s = 0;
@@ -39,6 +48,7 @@ struct StatusView {
     double daily_credits = 0;
     std::int64_t spent_today = 0;
     bool budget_override = false;
+    StateDiskView state_disk;
 };
 
 class Control {
