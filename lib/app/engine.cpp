@@ -98,7 +98,8 @@ struct Engine::Impl {
         bool written = false;
         // A job with changes still unwritten keeps its order: this one waits behind them.
         bool behind = machine.has_unsaved(job.id);
-        if (behind || !guarded([&] { written = store.transition(job, c.to, c.detail, d, job.updated_at); })) {
+        auto write = [&] { written = store.transition(job, c.to, c.detail, d, job.updated_at); };
+        if (behind || !guarded("a job's commit", write)) {
             if (machine.on_commit_failed(c)) lost.insert(job.id);
             return;
         }
@@ -109,13 +110,13 @@ struct Engine::Impl {
         }
         ++metrics.transitions;
         log_transition(job, from, c.detail);
-        for (auto& l : listeners) guarded([&] { l(job, from, c.detail); });
+        for (auto& l : listeners) guarded("after a commit", [&] { l(job, from, c.detail); });
         if (c.to == JobState::queued) queue_changed();
     }
 
     void act(const SaveProgress& s, std::set<std::string>& lost) {
         if (lost.count(s.job.id) || machine.has_unsaved(s.job.id)) return;  // the commit carries it
-        guarded([&] {
+        guarded("a job's progress", [&] {
             store.save_progress(s.job,
                                 s.durable ? store::Durability::full : store::Durability::relaxed);
         });
@@ -123,12 +124,12 @@ struct Engine::Impl {
 
     // Runs a store write; false when it found no space (reported, the daemon goes on).
     template <class F>
-    bool guarded(F&& write) {
+    bool guarded(const char* what, F&& write) {
         try {
             write();
             return true;
         } catch (const store::DiskFullError& e) {
-            no_space(e.what());
+            no_space(std::string(what) + ": " + e.what());
             return false;
         }
     }
@@ -171,7 +172,7 @@ struct Engine::Impl {
             auto d = p.durable_reservation ? store::Durability::full : store::Durability::relaxed;
             // The name's reservation is a store write: without space the result waits in its
             // temporary file and is placed once space returns.
-            if (!guarded([&] { placed = outputs.place(job, ext, d); }))
+            if (!guarded("a result's name", [&] { placed = outputs.place(job, ext, d); }))
                 return machine.on_place_deferred(p);
             if (!placed) spdlog::error("job {}: result not saved: {}", job.id, placed.error().message);
         }
@@ -193,7 +194,7 @@ struct Engine::Impl {
 
     void act(const KeyChanged& k, std::set<std::string>&) {
         if (k.status == 429) {
-            guarded([&] { store.save_lockout(k.key, k.locked_until); });
+            guarded("a key's lock-out", [&] { store.save_lockout(k.key, k.locked_until); });
             ++metrics.lockouts[k.key];
             spdlog::warn("key {}: provider answered 429 ({}); resting {:.0f} s", k.key, k.code,
                          settings.limits.lockout);
@@ -296,7 +297,7 @@ struct Engine::Impl {
             TimePoint t = now();
             if (!machine.may_send(id, t)) return false;
             // Without space the limiter still counts it in memory; only a restart would forget.
-            guarded([&] { store.record_send(key, t); });
+            guarded("the limiter's log", [&] { store.record_send(key, t); });
             return true;
         };
         TimePoint t0 = now();
@@ -436,7 +437,8 @@ struct Engine::Impl {
             TimePoint t = now();
             if (t - last_prune > kPruneEvery) {
                 const auto& l = settings.limits;
-                guarded([&] { store.prune_sends(t - 2 * (l.window + l.safety_margin)); });
+                TimePoint before = t - 2 * (l.window + l.safety_margin);
+                guarded("pruning the limiter's log", [&] { store.prune_sends(before); });
                 last_prune = t;
             }
             if (t - last_planner_save > kPlannerSaveEvery) {
@@ -445,7 +447,7 @@ struct Engine::Impl {
             }
             dirty = false;
             TimePoint next = t + 1;  // a pass cut short by a full disk: look again soon
-            guarded([&] { next = dispatch(t); });
+            guarded("dispatching", [&] { next = dispatch(t); });
             if (dirty) continue;
             wake.expires_after(seconds(std::min(next - now(), kIdleRecheck)));
             boost::system::error_code ec;
@@ -455,7 +457,7 @@ struct Engine::Impl {
 
     void save_planner() {
         for (const auto& [kind, blob] : machine.planner().take_changed())
-            guarded([&] { store.save_planner_state(kind, blob); });
+            guarded("the poll planner", [&] { store.save_planner_state(kind, blob); });
     }
 
     // ---- start-up --------------------------------------------------------------------------

@@ -11,7 +11,8 @@ namespace {
 // truncate, shm) with errno ENOSPC on others.
 bool no_space(sqlite3* db, int rc) {
     int primary = rc & 0xff;
-    return primary == SQLITE_FULL || (primary == SQLITE_IOERR && sqlite3_system_errno(db) == ENOSPC);
+    return primary == SQLITE_FULL ||
+           (primary == SQLITE_IOERR && sqlite3_system_errno(db) == ENOSPC);
 }
 
 [[noreturn]] void throw_for(sqlite3* db, int rc, std::string message) {

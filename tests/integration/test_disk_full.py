@@ -89,13 +89,24 @@ def test_state_disk_full(tmp):
                      **FAKE_LIMITS) as api:
             d = Genqd(tmp / "d", api, watches=[{"dir": str(inbox), "kind": "video"}])
             pid = d.proc.pid
-            images = write_images(tmp / "in", 6)
+            images = write_images(tmp / "in", 8)
             ids = d.submit(images[:4])
             wait_for("four generations under way",
                      lambda: all(d.job(i)["state"] == "running" for i in ids), log=d.log)
+            # Two more wait, queued, while submissions are paused.
+            assert d.request("POST", "/v1/pause")[0] == 200
+            waiting = d.submit(images[6:8])
 
             # ---- the disk fills --------------------------------------------------------------
             filled = fill(filler)
+            # The dispatcher's claim of a queued job is the first write to find no space: the
+            # claim is given back, nothing is sent, and the daemon knows the disk is full.
+            assert d.request("POST", "/v1/resume")[0] == 200
+            wait_for("the claim to find the disk full",
+                     lambda: status(d)["state_disk"]["full"], log=d.log)
+            assert [d.job(i)["state"] for i in waiting] == ["queued"] * 2
+            assert [d.job(i)["attempts"] for i in waiting] == [0, 0]
+            assert api.stats()["submits"] == 4, api.stats()
             code, body = post_job(d, images[4].read_bytes())
             err = json.loads(body)
             assert code == 503, (code, body)
@@ -135,10 +146,14 @@ def test_state_disk_full(tmp):
 
             # ---- space returns: everything resumes, no restart -------------------------------
             filler.unlink()
-            jobs = d.wait_all(ids, timeout=60)
+            jobs = d.wait_all(ids + waiting, timeout=60)
             assert all(j["state"] == "succeeded" for j in jobs), [(j["state"], j["error"])
                                                                  for j in jobs]
             assert_outputs_match(api, jobs)
+            # Each result under the name it was meant to have (no "-1" from a failed reservation).
+            assert sorted(os.path.basename(j["output"]) for j in jobs) == [
+                "img%03d.mp4" % n for n in (0, 1, 2, 3, 6, 7)], [j["output"] for j in jobs]
+            assert [j["attempts"] for j in jobs] == [1] * 6
             wait_for("the disk seen clear", lambda: not status(d)["state_disk"]["full"],
                      log=d.log)
             assert status(d)["state_disk"]["unsaved"] == 0
@@ -153,18 +168,20 @@ def test_state_disk_full(tmp):
             assert all(j["state"] == "succeeded" for j in more), more
             assert d.proc.pid == pid and d.proc.poll() is None
             assert len(full_lines(d)) == 1, full_lines(d)
-            # Each job paid once: 4 + the late one + the watched one.
+            # Each job sent and paid once: 4 + 2 held + the late one + the watched one.
             stats = api.stats()
-            assert stats["submits_accepted"] == 6, stats
-            assert stats["generations"] == 6, stats
+            assert stats["submits"] == 8, stats
+            assert stats["submits_accepted"] == 8, stats
+            assert stats["generations"] == 8, stats
             assert d.stop() == 0, d.log()[-3000:]
             db = sqlite3.connect(str(state / "genq.db"))
             assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             n = db.execute("SELECT COUNT(*) FROM jobs WHERE state='succeeded'").fetchone()[0]
-            assert n == 6, n
+            assert n == 8, n
             db.close()
-            print("state disk full: %d bytes of filler, 1 error line, 4 results held and "
-                  "written after, 6 jobs paid once, integrity_check ok" % filled)
+            print("state disk full: %d bytes of filler, 1 error line, 2 claims given back, 4 "
+                  "results held and written after, 8 jobs sent and paid once, integrity_check ok"
+                  % filled)
     finally:
         if d:
             d.stop()
