@@ -99,10 +99,10 @@ def test_state_disk_full(tmp):
 
             # ---- the disk fills --------------------------------------------------------------
             filled = fill(filler)
-            # The dispatcher's claim of a queued job is the first write to find no space: the
-            # claim is given back, nothing is sent, and the daemon knows the disk is full.
+            # The next write (a poll's progress, or the claim of a queued job, which is then
+            # given back) finds no space: the daemon knows, and sends nothing queued.
             assert d.request("POST", "/v1/resume")[0] == 200
-            wait_for("the claim to find the disk full",
+            wait_for("a write to find the disk full",
                      lambda: status(d)["state_disk"]["full"], log=d.log)
             assert [d.job(i)["state"] for i in waiting] == ["queued"] * 2
             assert [d.job(i)["attempts"] for i in waiting] == [0, 0]
@@ -146,7 +146,9 @@ def test_state_disk_full(tmp):
 
             # ---- space returns: everything resumes, no restart -------------------------------
             filler.unlink()
+            freed = time.monotonic()
             jobs = d.wait_all(ids + waiting, timeout=60)
+            resumed = time.monotonic() - freed
             assert all(j["state"] == "succeeded" for j in jobs), [(j["state"], j["error"])
                                                                  for j in jobs]
             assert_outputs_match(api, jobs)
@@ -179,9 +181,9 @@ def test_state_disk_full(tmp):
             n = db.execute("SELECT COUNT(*) FROM jobs WHERE state='succeeded'").fetchone()[0]
             assert n == 8, n
             db.close()
-            print("state disk full: %d bytes of filler, 1 error line, 2 claims given back, 4 "
-                  "results held and written after, 8 jobs sent and paid once, integrity_check ok"
-                  % filled)
+            print("state disk full: %d bytes of filler, 1 error line, queued jobs held, 4 results "
+                  "held and written %.1f s after the filler went, 8 jobs sent and paid once, "
+                  "integrity_check ok" % (filled, resumed))
     finally:
         if d:
             d.stop()
