@@ -199,11 +199,26 @@ private:
     void start_watches() {
         watcher_ = std::make_unique<watch::Watcher>(io_, *watch_db_, *store_, *intake_);
         watcher_->set_state_disk(*state_disk_);
+        state_disk_->on_change([this](bool full) {
+            if (full || !watches_pending_ || stopping_) return;
+            watches_pending_ = false;
+            asio::post(io_, [this] { configure_watches(); });
+        });
         engine_->add_listener(
             [this](const Job& job, JobState from, const std::string&) {
                 watcher_->on_transition(job, from);
             });
-        watcher_->configure(config_.watches);
+        configure_watches();
+    }
+
+    // Starting a watch records what it finds; on a full state disk that waits for the space.
+    void configure_watches() {
+        try {
+            watcher_->configure(config_.watches);
+        } catch (const store::DiskFullError& e) {
+            state_disk_->no_space(std::string("watched folders: ") + e.what());
+            watches_pending_ = true;  // configured again once space returns
+        }
     }
 
     Status start_servers() {
@@ -270,7 +285,7 @@ private:
         load.config.store = config_.store;  // changing the store needs a restart too
         config_ = std::move(load.config);
         api_->set_output_dir(config_.output_dir);
-        watcher_->configure(config_.watches);
+        configure_watches();
         spdlog::info("configuration reloaded from {}", where_.path);
         return ok_status();
     }
@@ -391,6 +406,7 @@ private:
     int lock_fd_ = -1;
     Metrics metrics_;
     bool stopping_ = false;
+    bool watches_pending_ = false;  // a watch configuration found the state disk full
     std::unique_ptr<store::QueueStore> store_;
     store::PgQueueStore* pg_ = nullptr;            // the shared store, when configured
     std::unique_ptr<store::Database> own_watch_db_;  // the watch table beside a shared store

@@ -113,6 +113,9 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path) {
     } catch (const DbError& e) {
         std::string what = e.what();
         bool locked = what.find("locked") != std::string::npos;
+        // Opening makes the WAL and shared-memory files: on a full file system that fails.
+        if (dynamic_cast<const DiskFullError*>(&e))
+            what += " (No space left on device: free space in the state directory)";
         return Error{locked ? "db_locked" : "db_open", "database " + path + ": " + what};
     }
     return owner;
