@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "machine_world.hpp"
@@ -417,6 +418,36 @@ TEST_SUITE("job machine: the state disk full") {
         }
         CHECK(points == writes);
     }
+    // The disk never clears; the process is restarted instead (a fresh machine, from what the
+    // store and the disk kept). Whatever was waiting, the job ends once with one result file. A
+    // sync result waiting in its file is never paid again; an accepted generation whose commit
+    // waited is unknown to the store, like an answer lost in flight, and may be paid twice.
+    void restart_while_full(const std::string& kind, int writes) {
+        for (int n = 1; n <= writes; ++n) {
+            CAPTURE(n);
+            World w(kind);
+            const std::string id = w.add_job().id;
+            w.full_at_write = n;
+            w.full_for = std::numeric_limits<double>::infinity();
+            w.boot();
+            w.run(2000);
+            REQUIRE(w.disk_full);
+            CHECK_FALSE(is_terminal(w.store[id].state));
+            w.disk_full = false;  // freed while genqd was down
+            w.full_at_write = 0;
+            w.boot();
+            w.run(2000);
+            CHECK(w.store[id].state == JobState::succeeded);
+            CHECK(w.terminal_events(id) == 1);
+            CHECK(w.charges[id] <= (is_sync(w.store[id]) ? 1 : 2));
+            int results = 0;
+            for (const auto& f : w.files) results += f.ends_with(".json") ? 0 : 1;
+            CHECK(results == 1);
+        }
+    }
+    TEST_CASE("restarted while full, async") { restart_while_full("video", 6); }
+    TEST_CASE("restarted while full, sync") { restart_while_full("inpaint", 3); }
+
     // claim, accepted, polls' progress, reservation, succeeded
     TEST_CASE("async kind (video): every write point") { full_everywhere("video", 6); }
     // claim, reservation, succeeded
