@@ -536,6 +536,10 @@ void Engine::stop(double grace, std::function<void()> done) {
     i.on_stopped = std::move(done);
     i.wake.cancel();
     i.perform(i.machine.abort_for_stop());
+    if (auto n = i.machine.unsaved_count())
+        spdlog::warn("stopping with {} change(s) of jobs not written (the state disk is full); "
+                     "the next start recovers those jobs from what was written",
+                     n);
     i.grace_timer.expires_after(seconds(grace));
     i.grace_timer.async_wait([&i](const boost::system::error_code& ec) {
         if (ec) return;
