@@ -50,12 +50,12 @@ def fill(path):
     return written
 
 
-def post_job(d, image, name="late.png"):
+def post_job(d, image, name="late.png", path="/v1/jobs"):
     boundary = "genqdiskfull"
     body = (("--%s\r\ncontent-disposition: form-data; name=\"image\"; filename=\"%s\"\r\n"
              "content-type: image/png\r\n\r\n" % (boundary, name)).encode() + image +
             ("\r\n--%s--\r\n" % boundary).encode())
-    return d.request("POST", "/v1/jobs", body=body,
+    return d.request("POST", path, body=body,
                      headers={"content-type": "multipart/form-data; boundary=" + boundary})
 
 
@@ -112,6 +112,11 @@ def test_state_disk_full(tmp):
             assert code == 503, (code, body)
             assert err["code"] == "state_disk_full", err
             assert str(state) in err["error"] and "full" in err["error"], err
+            code, body = post_job(d, images[4].read_bytes(), path="/api/img2video")
+            assert code == 503 and str(state) in json.loads(body)["error"], (code, body)
+            # A cancel would need a write too: refused, and the job goes on.
+            code, body = d.request("POST", "/v1/jobs/%s/cancel" % ids[0])
+            assert code == 503 and json.loads(body)["code"] == "state_disk_full", (code, body)
             r = d.ctl("submit", str(images[5]))
             assert r.returncode != 0, r
             assert "state_disk_full" in r.stderr or "is full" in r.stderr, r.stderr
