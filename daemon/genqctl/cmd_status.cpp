@@ -52,6 +52,11 @@ void print_summary(const genq::ports::StatusView& s) {
     for (const auto& [state, n] : by_life)
         counts += (counts.empty() ? "" : ", ") + state + " " + std::to_string(n);
     std::printf("jobs: %s\n", counts.c_str());
+    if (s.state_disk.full)
+        std::printf("STATE DISK FULL since %s: %s (%lld change(s) of running jobs waiting to "
+                    "be written)\n",
+                    when(std::llround(s.state_disk.since * 1000)).c_str(),
+                    s.state_disk.message.c_str(), static_cast<long long>(s.state_disk.unsaved));
     if (s.daily_credits > 0) {
         auto budget = wire::status_json(s)["budget"];  // the cap as the daemon shows it
         std::printf("budget: %s of %s credits today%s\n", std::to_string(s.spent_today).c_str(),

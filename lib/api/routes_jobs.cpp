@@ -134,6 +134,11 @@ BatchPlan plan_batch(Call& c) {
 }
 
 ServerResponse batch_answer(const SubmitBatcher::Results& r, const std::vector<std::string>& names) {
+    // Nothing queued because the daemon cannot store anything: the whole request is refused
+    // (503), not each file, so a client sees one error naming the cause and can retry later.
+    bool none = !r.empty();
+    for (const auto& one : r) none = none && !one && one.error().code == "state_disk_full";
+    if (none) return from_error(r[0].error());
     std::vector<wire::BatchItem> items;
     for (std::size_t i = 0; i < r.size(); ++i) {
         if (r[i])

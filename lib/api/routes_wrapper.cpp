@@ -36,7 +36,9 @@ Reply wrapper_submit(Call& c) {
     if (ticket.answer) co_return *ticket.answer;
     SubmitBatcher::Results r = co_await c.batcher.submit(std::move(*reqs));
     ServerResponse res =
-        !r[0] ? wrapper_error(status_for(r[0].error().code) >= 500 ? 500 : 400,
+        !r[0] ? wrapper_error(status_for(r[0].error().code) == 503  ? 503
+                              : status_for(r[0].error().code) >= 500 ? 500
+                                                                     : 400,
                               r[0].error().message)
               : json_response(200, {{"success", true},
                                     {"id", r[0]->id},

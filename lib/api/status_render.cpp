@@ -106,6 +106,12 @@ void render_live(const ports::StatusView& s, std::string& out) {
     out += "# TYPE genq_key_in_flight gauge\n";
     for (const auto& k : s.keys)
         out += fmt::format("genq_key_in_flight{{key=\"{}\"}} {}\n", k.name, k.in_flight);
+    out += "# HELP genq_state_disk_full 1 while the state directory's file system has no room "
+           "(new submissions refused).\n# TYPE genq_state_disk_full gauge\n";
+    out += fmt::format("genq_state_disk_full {}\n", s.state_disk.full ? 1 : 0);
+    out += "# HELP genq_state_disk_unsaved Changes of jobs under way waiting for space to be "
+           "written.\n# TYPE genq_state_disk_unsaved gauge\n";
+    out += fmt::format("genq_state_disk_unsaved {}\n", s.state_disk.unsaved);
     out += "# HELP genq_key_balance_credits The key's provider balance (keys read so far).\n";
     out += "# TYPE genq_key_balance_credits gauge\n";
     for (const auto& k : s.keys)

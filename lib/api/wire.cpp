@@ -264,6 +264,18 @@ Result<ports::KeyView> parse_key(const json& j) {
 
 }  // namespace
 
+namespace {
+
+json state_disk_json(const ports::StateDiskView& d) {
+    return {{"full", d.full},
+            {"dir", d.dir},
+            {"since", d.since > 0 ? json(iso8601_ms(std::llround(d.since * 1000))) : json()},
+            {"message", d.full ? json(d.message) : json()},
+            {"unsaved", d.unsaved}};
+}
+
+}  // namespace
+
 json status_json(const ports::StatusView& s) {
     json keys = json::array();
     for (const auto& k : s.keys) keys.push_back(key_json(k));
@@ -283,7 +295,8 @@ json status_json(const ports::StatusView& s) {
               {"spent_today", s.spent_today},
               {"override", s.budget_override}}},
             {"node", s.node.empty() ? json() : json(s.node)},
-            {"nodes", std::move(nodes)}};
+            {"nodes", std::move(nodes)},
+            {"state_disk", state_disk_json(s.state_disk)}};
 }
 
 Result<ports::StatusView> parse_status(const json& j) {
@@ -322,6 +335,16 @@ Result<ports::StatusView> parse_status(const json& j) {
             if (rn.error) return *rn.error;
             s.nodes.push_back(std::move(n));
         }
+    // Newer than the rest: a daemon without it sends no "state_disk".
+    if (j.is_object() && j.contains("state_disk") && j["state_disk"].is_object()) {
+        Reader rd{j["state_disk"], "state_disk.", std::nullopt};
+        s.state_disk.full = rd.flag("full");
+        s.state_disk.dir = rd.text("dir");
+        s.state_disk.since = static_cast<double>(rd.time_ms("since")) / 1000;
+        if (s.state_disk.full) s.state_disk.message = rd.text("message");
+        s.state_disk.unsaved = rd.number<std::int64_t>("unsaved");
+        if (rd.error && !r.error) r.error = rd.error;
+    }
     if (r.error) return *r.error;
     return s;
 }

@@ -15,6 +15,7 @@
 #include "api/control_api.hpp"
 #include "app/config_check.hpp"
 #include "app/engine.hpp"
+#include "app/state_disk.hpp"
 #include "app/engine_control.hpp"
 #include "app/intake.hpp"
 #include "app/loop_lag_probe.hpp"
@@ -156,12 +157,15 @@ private:
                                                     *engine_);
         }
         engine_->configure(std::move(settings));
+        state_disk_ = std::make_unique<StateDiskMonitor>(io_, config_.state_dir, system_clock());
+        engine_->set_state_disk(*state_disk_);
         intake_ = std::make_unique<Intake>(
             *store_, [this](const std::string& k) { return engine_->has_key(k); },
             [this](const store::Job& job) {
                 engine_->notify();
                 publish_created(job);
             });
+        intake_->set_state_disk(state_disk_.get());
         // Submissions are committed in groups, at the end of the loop turn they arrived in.
         auto defer = [this](std::function<void()> f) { asio::post(io_, std::move(f)); };
         control_ = std::make_unique<EngineControl>(*engine_, [this] { return reload(); });
@@ -183,11 +187,27 @@ private:
     // Watched folders share the loop; a folder that cannot be used is logged, never fatal.
     void start_watches() {
         watcher_ = std::make_unique<watch::Watcher>(io_, *watch_db_, *store_, *intake_);
+        watcher_->set_state_disk(*state_disk_);
+        state_disk_->on_change([this](bool full) {
+            if (full || !watches_pending_ || stopping_) return;
+            watches_pending_ = false;
+            asio::post(io_, [this] { configure_watches(); });
+        });
         engine_->add_listener(
             [this](const Job& job, JobState from, const std::string&) {
                 watcher_->on_transition(job, from);
             });
-        watcher_->configure(config_.watches);
+        configure_watches();
+    }
+
+    // Starting a watch records what it finds; on a full state disk that waits for the space.
+    void configure_watches() {
+        try {
+            watcher_->configure(config_.watches);
+        } catch (const store::DiskFullError& e) {
+            state_disk_->no_space(std::string("watched folders: ") + e.what());
+            watches_pending_ = true;  // configured again once space returns
+        }
     }
 
     Status start_servers() {
@@ -254,7 +274,7 @@ private:
         load.config.store = config_.store;  // changing the store needs a restart too
         config_ = std::move(load.config);
         api_->set_output_dir(config_.output_dir);
-        watcher_->configure(config_.watches);
+        configure_watches();
         spdlog::info("configuration reloaded from {}", where_.path);
         return ok_status();
     }
@@ -310,6 +330,7 @@ private:
         stopping_ = true;
         server_->stop();
         watcher_->stop();
+        if (state_disk_) state_disk_->stop();
         signals_.cancel();
         watchdog_.cancel();
         status_timer_.cancel();
@@ -378,11 +399,13 @@ private:
     int lock_fd_ = -1;
     Metrics metrics_;
     bool stopping_ = false;
+    bool watches_pending_ = false;  // a watch configuration found the state disk full
     std::unique_ptr<store::QueueStore> store_;
     store::PgQueueStore* pg_ = nullptr;            // the shared store, when configured
     std::unique_ptr<store::Database> own_watch_db_;  // the watch table beside a shared store
     store::Database* watch_db_ = nullptr;
     std::unique_ptr<net::HttpsClient> client_;
+    std::unique_ptr<StateDiskMonitor> state_disk_;
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Intake> intake_;
     std::unique_ptr<EngineControl> control_;

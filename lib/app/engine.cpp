@@ -21,6 +21,7 @@
 #include "app/pause_memory.hpp"
 #include "app/provider_calls.hpp"
 #include "app/shared_send_gate.hpp"
+#include "app/state_disk.hpp"
 #include "core/clock.hpp"
 #include "core/files.hpp"
 #include "net/https_client.hpp"
@@ -72,6 +73,7 @@ struct Engine::Impl {
     std::uint64_t seen_reconnects = 0;  // the store's reconnects() at the last reconcile
     EngineSettings settings;
     std::vector<TransitionListener> listeners;
+    StateDiskMonitor* disk = nullptr;
     std::map<RequestId, std::unique_ptr<asio::cancellation_signal>> signals;
     asio::steady_timer wake;
     asio::steady_timer grace_timer;
@@ -154,20 +156,54 @@ struct Engine::Impl {
         Job job = c.job;
         JobState from = job.state;
         auto d = c.durable ? store::Durability::full : store::Durability::relaxed;
-        if (!store.transition(job, c.to, c.detail, d, job.updated_at)) {
+        bool written = false;
+        // A job with changes still unwritten keeps its order: this one waits behind them.
+        bool behind = machine.has_unsaved(job.id);
+        auto write = [&] { written = store.transition(job, c.to, c.detail, d, job.updated_at); };
+        if (behind || !guarded("a job's commit", write)) {
+            if (machine.on_commit_failed(c)) lost.insert(job.id);
+            return;
+        }
+        if (!written) {
             lost.insert(job.id);
             machine.on_conflict(job.id);
             return;
         }
         ++metrics.transitions;
         log_transition(job, from, c.detail);
-        for (auto& l : listeners) l(job, from, c.detail);
+        for (auto& l : listeners) guarded("after a commit", [&] { l(job, from, c.detail); });
         if (c.to == JobState::queued) queue_changed();
     }
 
     void act(const SaveProgress& s, std::set<std::string>& lost) {
-        if (lost.count(s.job.id)) return;
-        store.save_progress(s.job, s.durable ? store::Durability::full : store::Durability::relaxed);
+        if (lost.count(s.job.id) || machine.has_unsaved(s.job.id)) return;  // the commit carries it
+        guarded("a job's progress", [&] {
+            store.save_progress(s.job,
+                                s.durable ? store::Durability::full : store::Durability::relaxed);
+        });
+    }
+
+    // Runs a store write; false when it found no space (reported, the daemon goes on).
+    template <class F>
+    bool guarded(const char* what, F&& write) {
+        try {
+            write();
+            return true;
+        } catch (const store::DiskFullError& e) {
+            no_space(std::string(what) + ": " + e.what());
+            return false;
+        }
+    }
+
+    void no_space(const std::string& what) {
+        machine.set_store_full(true);
+        if (disk) disk->no_space(what);
+    }
+
+    // The state disk has room again: what waited is written, in order, then new work goes.
+    void space_returned() {
+        perform(machine.store_writable());
+        queue_changed();
     }
 
     void act(const SendSubmit& s, std::set<std::string>& lost) {
@@ -194,8 +230,11 @@ struct Engine::Impl {
         } else {
             std::string ext = p.ext;
             if (ext.empty()) ext = extension_on_disk(job);
-            placed = outputs.place(job, ext, p.durable_reservation ? store::Durability::full
-                                                                   : store::Durability::relaxed);
+            auto d = p.durable_reservation ? store::Durability::full : store::Durability::relaxed;
+            // The name's reservation is a store write: without space the result waits in its
+            // temporary file and is placed once space returns.
+            if (!guarded("a result's name", [&] { placed = outputs.place(job, ext, d); }))
+                return machine.on_place_deferred(p);
             if (!placed) spdlog::error("job {}: result not saved: {}", job.id, placed.error().message);
         }
         perform(machine.on_placed(job.id, placed, job.output, now()));
@@ -216,7 +255,7 @@ struct Engine::Impl {
 
     void act(const KeyChanged& k, std::set<std::string>&) {
         if (k.status == 429) {
-            store.save_lockout(k.key, k.locked_until);
+            guarded("a key's lock-out", [&] { store.save_lockout(k.key, k.locked_until); });
             ++metrics.lockouts[k.key];
             spdlog::warn("key {}: provider answered 429 ({}); resting {:.0f} s", k.key, k.code,
                          settings.limits.lockout);
@@ -276,6 +315,9 @@ struct Engine::Impl {
             std::rethrow_exception(e);
         } catch (const store::DbUnavailable& err) {
             what = err.what();  // the request's job is retried once the store answers again
+        } catch (const store::DiskFullError& err) {
+            no_space(err.what());
+            what = err.what();
         } catch (const store::DbError& err) {
             spdlog::critical("database failure: {}; stopping", err.what());
             std::_Exit(1);
@@ -324,8 +366,11 @@ struct Engine::Impl {
             if (gate) return reserved(id, key, t);
             // Written before the bytes go out: a SIGKILL right after the write must not let a
             // restart forget the send and put one request too many into the key's window.
-            store.record_send(key, t);
-            store.flush_sends();
+            // Without space the limiter still counts it in memory; only a restart would forget.
+            guarded("the limiter's log", [&] {
+                store.record_send(key, t);
+                store.flush_sends();
+            });
             return true;
         };
         TimePoint t0 = now();
@@ -490,14 +535,16 @@ struct Engine::Impl {
             reconcile_if_reconnected();
             if (t - last_prune > kPruneEvery) {
                 const auto& l = settings.limits;
-                store.prune_sends(t - 2 * (l.window + l.safety_margin));
+                TimePoint before = t - 2 * (l.window + l.safety_margin);
+                guarded("pruning the limiter's log", [&] { store.prune_sends(before); });
                 last_prune = t;
             }
             if (t - last_planner_save > kPlannerSaveEvery) {
                 save_planner();
                 last_planner_save = t;
             }
-            TimePoint next = dispatch(t);
+            TimePoint next = t + 1;  // a pass cut short by a full disk: look again soon
+            guarded("dispatching", [&] { next = dispatch(t); });
             if (db_down) spdlog::info("shared store reachable again");
             db_down = false;
             return next;
@@ -524,7 +571,7 @@ struct Engine::Impl {
 
     void save_planner() {
         for (const auto& [kind, blob] : machine.planner().take_changed())
-            store.save_planner_state(kind, blob);
+            guarded("the poll planner", [&] { store.save_planner_state(kind, blob); });
     }
 
     // ---- start-up --------------------------------------------------------------------------
@@ -647,6 +694,10 @@ void Engine::stop(double grace, std::function<void()> done) {
     i.on_stopped = std::move(done);
     i.wake.cancel();
     i.perform(i.machine.abort_for_stop());
+    if (auto n = i.machine.unsaved_count())
+        spdlog::warn("stopping with {} change(s) of jobs not written (the state disk is full); "
+                     "the next start recovers those jobs from what was written",
+                     n);
     i.grace_timer.expires_after(seconds(grace));
     i.grace_timer.async_wait([&i](const boost::system::error_code& ec) {
         if (ec) return;
@@ -694,13 +745,31 @@ void Engine::on_store_change(const std::string& id, const std::string& state) {
 
 void Engine::add_listener(TransitionListener l) { impl_->listeners.push_back(std::move(l)); }
 
+void Engine::set_state_disk(StateDiskMonitor& disk) {
+    auto& i = *impl_;
+    i.disk = &disk;
+    disk.on_change([&i](bool full) {
+        if (full)
+            i.machine.set_store_full(true);
+        else
+            i.space_returned();
+    });
+}
+
 Result<Job> Engine::cancel(const std::string& id) {
     auto& i = *impl_;
+    if (i.disk && i.disk->full()) return i.disk->refusal();  // nothing changes while full
     auto job = i.store.get(id);
     if (!job) return Error{"not_found", "no job " + id};
     auto actions = i.machine.cancel(*job, i.now());
     if (!actions) return actions.error();
     i.perform(*actions);
+    if (i.machine.has_unsaved(id) && i.disk) {  // the disk filled under this very write
+        Error e = i.disk->refusal();
+        e.message = "job " + id + " is canceled, but " + e.message +
+                    " so that it can be recorded";
+        return e;
+    }
     auto after = i.store.get(id);
     if (!after || after->state != JobState::canceled)
         return Error{"conflict", "job " + id + " changed state; try again"};
@@ -710,6 +779,7 @@ Result<Job> Engine::cancel(const std::string& id) {
 
 Result<Job> Engine::retry(const std::string& id) {
     auto& i = *impl_;
+    if (i.disk && i.disk->full()) return i.disk->refusal();
     auto job = i.store.get(id);
     if (!job) return Error{"not_found", "no job " + id};
     auto actions = i.machine.retry(*job, i.now());
@@ -796,6 +866,13 @@ ports::StatusView Engine::status_view() const {
         for (const auto& n : i.shared->nodes())
             v.nodes.push_back({n.name, n.alive, n.heartbeat_age_s, n.generations});
     }
+    if (i.disk) {
+        v.state_disk.dir = i.disk->dir();
+        v.state_disk.full = i.disk->full();
+        v.state_disk.since = i.disk->since();
+        if (v.state_disk.full) v.state_disk.message = i.disk->refusal().message;
+    }
+    v.state_disk.unsaved = static_cast<std::int64_t>(i.machine.unsaved_count());
     return v;
 }
 

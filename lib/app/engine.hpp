@@ -30,6 +30,7 @@ class SharedStore;
 namespace genq::app {
 
 struct Metrics;
+class StateDiskMonitor;
 
 struct EngineSettings {
     LimitsConfig limits;
@@ -72,6 +73,9 @@ public:
     void on_store_change(const std::string& id, const std::string& state);
 
     void add_listener(TransitionListener l);
+    // The state directory's file system: a write without space is reported there, and while it
+    // is full nothing queued is submitted; what could not be written is written once it clears.
+    void set_state_disk(StateDiskMonitor& disk);
 
     // Control operations. Error codes: not_found, conflict.
     Result<Job> cancel(const std::string& id);

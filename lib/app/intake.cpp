@@ -6,6 +6,8 @@
 #include "provider/operation.hpp"
 #include "provider/utf8.hpp"
 #include "provider/validate.hpp"
+#include "ports/state_disk.hpp"
+#include "store/database.hpp"
 #include "store/queue_store.hpp"
 
 namespace genq::app {
@@ -56,16 +58,43 @@ Result<nlohmann::json> Intake::check_fitted(const SubmitRequest& req) {
     return provider::validate_job(*op, req.params, inputs);
 }
 
+std::optional<Error> Intake::refused() const {
+    if (disk_ && disk_->full()) return disk_->refusal();
+    return std::nullopt;
+}
+
+Error Intake::no_space(const std::string& what) {
+    if (!disk_) return Error{"no_space", what};
+    disk_->no_space(what);
+    return disk_->refusal();
+}
+
+bool Intake::commit(const std::vector<store::Job>& jobs, const std::string& source) {
+    try {
+        store_.insert(jobs, "accepted from " + source);
+        return true;
+    } catch (const store::DiskFullError& e) {
+        no_space(std::string("committing new jobs: ") + e.what());
+        return false;
+    }
+}
+
 Result<store::Job> Intake::submit(const SubmitRequest& req) {
+    if (auto why = refused()) return *why;
     auto job = prepare(req, true);
     if (!job) return job;
-    store_.insert({*job}, "accepted from " + req.source);
+    if (!commit({*job}, req.source))
+        return refused().value_or(Error{"no_space", "no space for the new job"});
     if (on_created_) on_created_(*job);
     return job;
 }
 
 std::vector<Result<store::Job>> Intake::submit_many(const std::vector<SubmitRequest>& reqs) {
     std::vector<Result<store::Job>> out;
+    if (auto why = refused()) {
+        out.assign(reqs.size(), Result<store::Job>(*why));
+        return out;
+    }
     std::vector<store::Job> accepted;
     for (const auto& req : reqs) {
         out.push_back(prepare(req, false));
@@ -77,7 +106,12 @@ std::vector<Result<store::Job>> Intake::submit_many(const std::vector<SubmitRequ
             if (r) r = st.error();
         return out;
     }
-    store_.insert(accepted, "accepted from " + reqs.front().source);
+    if (!commit(accepted, reqs.front().source)) {
+        Error why = refused().value_or(Error{"no_space", "no space for the new jobs"});
+        for (auto& r : out)
+            if (r) r = why;
+        return out;
+    }
     if (on_created_)
         for (const auto& job : accepted) on_created_(job);
     return out;
@@ -99,11 +133,14 @@ Result<store::Job> Intake::prepare(const SubmitRequest& given, bool durable) {
     if (!req.image.empty()) {  // none for a prompt-only job
         info = provider::read_image_info(req.image);  // validated above, so present
         auto sha = store_.put_input(req.image, durable);
+        if (!sha && sha.error().code == "no_space") return no_space(sha.error().message);
         if (!sha) return sha.error();
         job.input_sha256 = *sha;
     }
     if (!req.mask.empty()) {
         auto mask_sha = store_.put_input(req.mask, durable);
+        if (!mask_sha && mask_sha.error().code == "no_space")
+            return no_space(mask_sha.error().message);
         if (!mask_sha) return mask_sha.error();
         job.mask_sha256 = *mask_sha;
     }

@@ -17,6 +17,9 @@
 namespace genq::store {
 class QueueStore;
 }  // namespace genq::store
+namespace genq::ports {
+class StateDisk;
+}  // namespace genq::ports
 
 namespace genq::app {
 
@@ -30,7 +33,12 @@ public:
         : store_(store), key_exists_(std::move(key_exists)),
           on_created_(std::move(on_created)) {}
 
-    // Error codes: invalid_kind, invalid_param, invalid_image, invalid_key, io_error.
+    // While the state directory is full, every submission is refused with state_disk_full
+    // (before anything is spooled), and a write that finds no space reports it there.
+    void set_state_disk(ports::StateDisk* disk) { disk_ = disk; }
+
+    // Error codes: invalid_kind, invalid_param, invalid_image, invalid_key, io_error,
+    // state_disk_full.
     Result<store::Job> submit(const SubmitRequest& req) override;
     // The same for a burst (watched folders): every input spooled, one file-system sync, one
     // commit for all the accepted jobs. One result per request, in order.
@@ -43,10 +51,17 @@ private:
     Result<nlohmann::json> check_fitted(const SubmitRequest& req);
     // Validates, spools (durably or not) and fills the job row; nothing committed.
     Result<store::Job> prepare(const SubmitRequest& req, bool durable);
+    // The refusal while the state disk is full (nullopt: there is room, or no monitor).
+    std::optional<Error> refused() const;
+    // A spool error or failed commit that found no space: reported, and the refusal instead.
+    Error no_space(const std::string& what);
+    // Inserts the rows; false (nothing committed) when the disk had no room for them.
+    bool commit(const std::vector<store::Job>& jobs, const std::string& source);
 
     store::QueueStore& store_;
     KeyExists key_exists_;
     OnCreated on_created_;
+    ports::StateDisk* disk_ = nullptr;
 };
 
 }  // namespace genq::app

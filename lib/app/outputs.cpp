@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "core/files.hpp"
+#include "store/database.hpp"
 #include "store/queue_store.hpp"
 
 namespace genq::app {
@@ -64,7 +65,14 @@ Status Outputs::place(Job& job, std::string_view ext, store::Durability d) {
         // The reservation must survive a killed process (relaxed commits do, in the WAL) so a
         // restart recognises the renamed file; a result that cannot be fetched again (sync
         // kinds) asks for a durable one.
-        store_.save_progress(job, d);
+        try {
+            store_.save_progress(job, d);
+        } catch (const store::DiskFullError&) {
+            // Not reserved: the name stays free for this job's next try (no "-1").
+            next_suffix_.clear();
+            job.output.clear();
+            throw;
+        }
         // A name just found free: the metadata goes straight to its place, created only if
         // absent, and complete (fsynced) before the result appears beside it. No temporary
         // and no second rename: one file created per result instead of two.

@@ -38,6 +38,15 @@ struct NodeView {
     int generations = 0;         // submitting and running jobs it holds
 };
 
+// The state directory's file system (ports/state_disk.hpp).
+struct StateDiskView {
+    bool full = false;
+    std::string dir;
+    TimePoint since = 0;       // when it filled (0 = not full)
+    std::string message;       // what a new submission hears while full
+    std::int64_t unsaved = 0;  // changes of jobs under way waiting to be written
+};
+
 struct StatusView {
     std::string version;
     double uptime_s = 0;
@@ -49,6 +58,7 @@ struct StatusView {
     bool budget_override = false;
     std::string node;              // this node's name on a shared store ("" = embedded store)
     std::vector<NodeView> nodes;   // every node of the shared store (empty: embedded store)
+    StateDiskView state_disk;
 };
 
 class Control {

@@ -231,7 +231,7 @@ Actions JobMachine::dispatch_polls(TimePoint now) {
 }
 
 bool JobMachine::wants_submissions(TimePoint now) const {
-    return !paused_ && keys_.next_submit_time(now) <= now;
+    return !paused_ && !store_full_ && keys_.next_submit_time(now) <= now;
 }
 
 TimePoint JobMachine::next_wake(TimePoint now, bool have_queued) const {
@@ -239,7 +239,7 @@ TimePoint JobMachine::next_wake(TimePoint now, bool have_queued) const {
     for (const auto& key : keys_.names())
         if (auto top = polls_.peek(key))
             next = std::min(next, std::max(top->first, keys_.next_send_time(key, now)));
-    if (have_queued && !paused_) next = std::min(next, keys_.next_submit_time(now));
+    if (have_queued && !paused_ && !store_full_) next = std::min(next, keys_.next_submit_time(now));
     return next;
 }
 

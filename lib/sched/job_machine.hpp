@@ -209,6 +209,25 @@ public:
     // The earliest time a balance read is due (+inf: none).
     TimePoint next_balance_time(TimePoint now) const;
 
+    // ---- a store that cannot write: the state disk full (lib/sched/job_machine_unsaved.cpp) ----
+    // A Commit found no space. A claim (queued -> submitting) is given back: the store still
+    // holds the job queued and nothing was sent; true = skip the rest of the job's actions, as
+    // after a conflict. Any other commit is kept, in order, and the machine goes on from its new
+    // state (a generation under way is still polled, never forgotten): the store is behind
+    // until store_writable() hands the kept commits back. False = the job's actions go on.
+    bool on_commit_failed(const Commit& c);
+    // A result whose name could not be reserved for lack of space: it stays in its temporary
+    // file and is placed again by store_writable() (a sync result is never paid twice).
+    void on_place_deferred(const PlaceResult& p);
+    // Whether the job has kept actions (the driver keeps a later commit of it behind them).
+    bool has_unsaved(const std::string& job_id) const;
+    std::size_t unsaved_count() const { return unsaved_.size(); }
+    // While the store cannot write, no queued job is offered (polls and balance reads go on).
+    void set_store_full(bool full) { store_full_ = full; }
+    bool store_full() const { return store_full_; }
+    // The store writes again: the kept commits and placements, in the order they were made.
+    Actions store_writable();
+
     // ---- views ----
     const KeyPool& keys() const { return keys_; }
     bool has_key(const std::string& name) const { return keys_.has(name); }
@@ -290,6 +309,8 @@ private:
     std::map<std::string, Timing> timing_;  // running jobs accepted by this process, by id
     RequestId next_request_ = 1;
     bool paused_ = false;
+    bool store_full_ = false;
+    Actions unsaved_;  // commits and placements not yet written (the state disk full)
     bool budget_override_ = false;
     double spent_ = 0;           // credits charged on day_
     std::int64_t day_ = -1;      // UTC day number of spent_

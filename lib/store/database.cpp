@@ -2,11 +2,26 @@
 
 #include <sqlite3.h>
 
+#include <cerrno>
+
 namespace genq::store {
 namespace {
 
+// SQLite reports a full disk as SQLITE_FULL on most paths, but as SQLITE_IOERR_* (write, fsync,
+// truncate, shm) with errno ENOSPC on others.
+bool no_space(sqlite3* db, int rc) {
+    int primary = rc & 0xff;
+    return primary == SQLITE_FULL ||
+           (primary == SQLITE_IOERR && sqlite3_system_errno(db) == ENOSPC);
+}
+
+[[noreturn]] void throw_for(sqlite3* db, int rc, std::string message) {
+    if (no_space(db, rc)) throw DiskFullError(message);
+    throw DbError(message);
+}
+
 [[noreturn]] void fail(sqlite3* db, std::string_view what) {
-    throw DbError(std::string(what) + ": " + sqlite3_errmsg(db));
+    throw_for(db, sqlite3_extended_errcode(db), std::string(what) + ": " + sqlite3_errmsg(db));
 }
 
 }  // namespace
@@ -98,6 +113,9 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path) {
     } catch (const DbError& e) {
         std::string what = e.what();
         bool locked = what.find("locked") != std::string::npos;
+        // Opening makes the WAL and shared-memory files: on a full file system that fails.
+        if (dynamic_cast<const DiskFullError*>(&e))
+            what += " (No space left on device: free space in the state directory)";
         return Error{locked ? "db_locked" : "db_open", "database " + path + ": " + what};
     }
     return owner;
@@ -117,10 +135,11 @@ StatementUse Database::prepare(std::string_view sql) {
 
 void Database::exec(std::string_view sql) {
     char* err = nullptr;
-    if (sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    if (int rc = sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &err);
+        rc != SQLITE_OK) {
         std::string msg = err ? err : "unknown error";
         sqlite3_free(err);
-        throw DbError(msg);
+        throw_for(db_, sqlite3_extended_errcode(db_), msg);
     }
 }
 

@@ -33,6 +33,14 @@ public:
     using DbError::DbError;
 };
 
+// A write found no space on the database's file system (SQLITE_FULL, or an I/O error whose
+// errno is ENOSPC). Unlike other DbErrors the daemon goes on: the transaction rolled back, the
+// file is intact, and the write can be made again once space returns (app/state_disk.hpp).
+class DiskFullError : public DbError {
+public:
+    using DbError::DbError;
+};
+
 class Statement {
 public:
     Statement(sqlite3* db, std::string_view sql);

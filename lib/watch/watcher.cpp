@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "ports/intake.hpp"
+#include "ports/state_disk.hpp"
 #include "core/clock.hpp"
 #include "core/files.hpp"
 #include "store/database.hpp"
@@ -129,6 +130,9 @@ struct Watcher::Impl {
     std::set<std::pair<std::string, std::string>> queued;
     bool drain_posted = false;
     bool stopped = false;
+    ports::StateDisk* disk = nullptr;
+
+    bool held() const { return disk && disk->full(); }
 
     // ---- inotify -------------------------------------------------------------------------
     bool open_inotify() {
@@ -203,7 +207,11 @@ struct Watcher::Impl {
     // Batches run as separate handlers so the control socket and the engine get their turns
     // during a burst of thousands of files.
     void schedule_drain() {
-        if (drain_posted || queue.empty() || stopped) return;
+        if (held() && !queue.empty() && !stopped)
+            spdlog::debug("watch: {} file(s) wait in their folders until the state directory has "
+                          "room",
+                          queue.size());
+        if (drain_posted || queue.empty() || stopped || held()) return;
         drain_posted = true;
         asio::post(io, [this] {
             drain_posted = false;
@@ -214,11 +222,26 @@ struct Watcher::Impl {
     }
 
     void drain() {
-        std::vector<Item> fresh;
+        if (held()) return;  // the files wait where they are
+        std::vector<std::pair<std::string, std::string>> taken;
         for (std::size_t i = 0; i < kBatch && !queue.empty(); ++i) {
-            auto [dir, name] = std::move(queue.front());
+            taken.push_back(std::move(queue.front()));
             queue.pop_front();
-            queued.erase({dir, name});
+            queued.erase(taken.back());
+        }
+        try {
+            drain(taken);
+        } catch (const store::DiskFullError& e) {
+            // A claim or a record found no space: it rolled back, and the files are still in
+            // the folder. They are read again once space returns.
+            if (disk) disk->no_space(std::string("watched folders: ") + e.what());
+            for (const auto& [dir, name] : taken) enqueue(dir, name);
+        }
+    }
+
+    void drain(const std::vector<std::pair<std::string, std::string>>& taken) {
+        std::vector<Item> fresh;
+        for (const auto& [dir, name] : taken) {
             auto w = watches.find(dir);
             if (w == watches.end()) continue;  // watch removed by a reload: the file stays put
             if (is_prompt_list(name)) {
@@ -344,6 +367,7 @@ struct Watcher::Impl {
         put_lines(claimed);  // claims first: a crash before the commit leaves a claim
         auto results = intake.submit_many(reqs);
         std::size_t queued = 0;
+        bool again = false;
         store::Transaction tx(db, store::Durability::relaxed);
         for (std::size_t i = 0; i < claimed.size(); ++i) {
             LineRecord& rec = claimed[i];
@@ -352,6 +376,10 @@ struct Watcher::Impl {
                 ++queued;
                 spdlog::info("watch: {}/{} line {} -> job {}", dir, name, rec.job_name,
                              rec.job_id);
+            } else if (results[i].error().code == "state_disk_full") {
+                again = true;  // logged once by the daemon; the line waits for space
+                lines.erase(rec);
+                continue;
             } else if (is_input_refusal(results[i].error().code)) {
                 rec.error = results[i].error().message;  // not tried again for this text
                 spdlog::warn("watch: {}/{} {} refused: {}", dir, name, rec.job_name, rec.error);
@@ -364,6 +392,7 @@ struct Watcher::Impl {
             lines.put(rec);
         }
         tx.commit();
+        if (again) enqueue(dir, name);
         spdlog::info("watch: {}/{}: {} new line(s), {} queued", dir, name, claimed.size(), queued);
     }
 
@@ -447,7 +476,9 @@ struct Watcher::Impl {
             Error why = job.error();
             if (it.has_sidecar && why.code == "invalid_param")
                 why.message += " (the watch's params with " + sidecar_name(it.name) + " on top)";
-            if (is_input_refusal(why.code))
+            if (why.code == "state_disk_full")
+                enqueue(it.dir, it.name);  // left in place; read again once space returns
+            else if (is_input_refusal(why.code))
                 refuse(it.dir, it.name, why);
             else
                 spdlog::error("watch: {} not queued, will retry later: {}", from, why.message);
@@ -653,6 +684,13 @@ Watcher::Watcher(asio::io_context& io, store::Database& db, store::QueueStore& j
 Watcher::~Watcher() = default;
 
 void Watcher::configure(const std::vector<WatchConfig>& watches) { impl_->configure(watches); }
+
+void Watcher::set_state_disk(ports::StateDisk& disk) {
+    impl_->disk = &disk;
+    disk.on_change([this](bool full) {
+        if (!full) impl_->schedule_drain();
+    });
+}
 
 void Watcher::on_transition(const Job& job, JobState from) {
     if (job.source != "watch") return;

@@ -15,6 +15,7 @@ class io_context;
 }
 namespace genq::ports {
 class Intake;
+class StateDisk;
 }
 namespace genq::store {
 class Database;
@@ -36,6 +37,10 @@ public:
     // stay where they are; queued jobs run on) and takes new kinds and params. Never fails: a
     // directory that cannot be used is logged and skipped, and retried on the next reload.
     void configure(const std::vector<WatchConfig>& watches);
+
+    // While the state directory is full, files are left where they are (nothing is read,
+    // claimed or moved) and taken in order once space returns.
+    void set_state_disk(ports::StateDisk& disk);
 
     // For Engine::add_listener: moves a watched job's file to done/ or failed/ when the job
     // ends, and back to processing/ when a failed job is retried.

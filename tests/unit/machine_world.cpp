@@ -49,6 +49,17 @@ void World::step() {
     if (crash_at > 0 && steps == crash_at) throw Crash{};
 }
 
+bool World::write_ok() {
+    ++store_writes;
+    if (full_at_write > 0 && store_writes == full_at_write) {
+        disk_full = true;
+        full_until_ = clock.now() + full_for;
+        machine_->set_store_full(true);  // the driver hears of it from its disk monitor
+    }
+    if (disk_full) ++failed_writes;
+    return !disk_full;
+}
+
 std::vector<std::pair<Job, OnDisk>> World::found_at_start() {
     std::vector<std::pair<Job, OnDisk>> out;
     for (const auto& [id, job] : store) {
@@ -115,6 +126,11 @@ void World::perform(const Actions& actions) {
 void World::act(const Action& a, std::set<std::string>& lost) {
     if (const auto* c = std::get_if<Commit>(&a)) {
         if (lost.count(c->job.id)) return;
+        // Behind a kept write of the same job, or on a full disk: the machine keeps it.
+        if (machine_->has_unsaved(c->job.id) || !write_ok()) {
+            if (machine_->on_commit_failed(*c)) lost.insert(c->job.id);
+            return;
+        }
         Job& stored = store[c->job.id];
         if (stored.state != c->job.state) {
             lost.insert(c->job.id);
@@ -128,7 +144,8 @@ void World::act(const Action& a, std::set<std::string>& lost) {
                                     std::string(to_string(c->to)));
         step();
     } else if (const auto* s = std::get_if<SaveProgress>(&a)) {
-        if (lost.count(s->job.id)) return;
+        if (lost.count(s->job.id) || machine_->has_unsaved(s->job.id)) return;
+        if (!write_ok()) return;  // progress only: dropped, as the driver does
         JobState keep = store[s->job.id].state;
         store[s->job.id] = s->job;
         store[s->job.id].state = keep;
@@ -174,6 +191,10 @@ void World::place(const PlaceResult& p) {
             return;
         }
         if (job.output.empty()) {
+            if (!write_ok()) {  // the name's reservation found no space: placed later
+                machine_->on_place_deferred(p);
+                return;
+            }
             std::string base = "/out/cat";
             std::string ext = p.ext.empty() ? "png" : p.ext;
             job.output = base + "." + ext;
@@ -213,6 +234,11 @@ void World::run(int max_steps) {
                                     [](const auto& kv) { return is_terminal(kv.second.state); });
         if (all_done && pending_.empty()) return;
         TimePoint t = clock.now();
+        if (disk_full && t >= full_until_) {  // the probe found room
+            disk_full = false;
+            perform(machine_->store_writable());
+            continue;
+        }
         perform(machine_->dispatch_polls(t));
         std::vector<Job> ready;
         TimePoint queued_wake = std::numeric_limits<TimePoint>::infinity();
@@ -230,6 +256,7 @@ void World::run(int max_steps) {
             continue;
         }
         TimePoint next = std::min(machine_->next_wake(t, !ready.empty()), queued_wake);
+        if (disk_full) next = std::min(next, full_until_);
         if (next == std::numeric_limits<TimePoint>::infinity()) return;  // nothing can move
         clock.set(std::max(next, t + 0.001));
     }

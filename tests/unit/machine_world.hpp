@@ -50,6 +50,14 @@ public:
     int polls_sent = 0;
     int steps = 0;
     int crash_at = 0;
+    // The state disk: the store write number `full_at_write` (commits, progress, reservations,
+    // counted over the world's life; 0 = never) finds it full, and it stays full for `full_for`
+    // seconds, when the driver's probe finds room and hands the machine's kept writes back.
+    int full_at_write = 0;
+    double full_for = 30;
+    int store_writes = 0;
+    int failed_writes = 0;
+    bool disk_full = false;
     ManualClock clock{1'800'000'000};
     std::string kind;
     ProviderScript script;
@@ -66,6 +74,8 @@ private:
         bool write_part = false;  // the result streams into the temporary file first
     };
     void step();  // one I/O step done; may throw Crash
+    bool write_ok();  // a store write: false when the state disk is full
+    TimePoint full_until_ = 0;
     void perform(const sched::Actions& actions);
     void act(const sched::Action& a, std::set<std::string>& lost);
     void place(const sched::PlaceResult& p);

@@ -2,6 +2,8 @@
 // job's life looped the way Beast loops fail_count. No sockets, no sleeps, a manual clock.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <limits>
 #include <string>
 
 #include "machine_world.hpp"
@@ -408,6 +410,134 @@ TEST_SUITE("job machine: the shared limiter (several nodes on one store)") {
         CHECK(b.m.dispatch_polls(t + 1).empty());
         CHECK_FALSE(b.m.is_active("j1"));
     }
+}
+
+TEST_SUITE("job machine: the state disk full") {
+    TEST_CASE("a claim that cannot be written is given back: nothing is sent, nothing offered") {
+        Bench b("video");
+        JobMachine m(3);
+        MachineSettings s;
+        s.keys = {{"main", 1}};
+        m.configure(s);
+        Job job;
+        job.id = "j1";
+        job.kind = "video";
+        auto o = m.offer({job}, b.clock.now());
+        const Commit* claim = find<Commit>(o.actions);
+        REQUIRE(claim);
+        REQUIRE(claim->to == JobState::submitting);
+        CHECK(m.on_commit_failed(*claim));  // the driver skips the send that follows
+        CHECK_FALSE(m.is_active("j1"));
+        CHECK(m.requests_in_flight() == 0);
+        CHECK(m.unsaved_count() == 0);
+        m.set_store_full(true);
+        CHECK_FALSE(m.wants_submissions(b.clock.now() + 10));
+        CHECK(std::isinf(m.next_wake(b.clock.now(), true)));
+        CHECK(m.store_writable().empty());
+        CHECK(m.wants_submissions(b.clock.now() + 10));
+    }
+    TEST_CASE("an accepted generation whose commit fails is kept, still polled, written later") {
+        Bench b("video");
+        REQUIRE(b.m.may_send(b.request, b.clock.now()));
+        auto acts = b.m.on_reply(b.request, answered(200, R"({"id":"gen1"})", true, false),
+                                 b.clock.now());
+        const Commit* running = find<Commit>(acts);
+        REQUIRE(running);
+        REQUIRE(running->to == JobState::running);
+        CHECK_FALSE(b.m.on_commit_failed(*running));
+        CHECK(b.m.has_unsaved("j1"));
+        CHECK(b.m.is_active("j1"));
+        b.clock.advance(b.m.poll_interval() + 1);
+        auto polls = b.m.dispatch_polls(b.clock.now());
+        REQUIRE(polls.size() == 1);  // the paid generation is not forgotten
+        CHECK(std::get<SendPoll>(polls[0]).remote_id == "gen1");
+        auto kept = b.m.store_writable();
+        REQUIRE(kept.size() == 1);
+        CHECK(std::get<Commit>(kept[0]).to == JobState::running);
+        CHECK(std::get<Commit>(kept[0]).job.remote_id == "gen1");
+        CHECK_FALSE(b.m.has_unsaved("j1"));
+    }
+    TEST_CASE("a sync result whose name cannot be reserved waits in its file, never paid twice") {
+        Bench b("inpaint");
+        REQUIRE(b.m.may_send(b.request, b.clock.now()));
+        auto acts = b.m.on_reply(b.request, answered(200, "", true, true), b.clock.now());
+        const PlaceResult* p = find<PlaceResult>(acts);
+        REQUIRE(p);
+        b.m.on_place_deferred(*p);
+        CHECK(b.m.is_active("j1"));
+        auto kept = b.m.store_writable();
+        REQUIRE(kept.size() == 1);
+        const auto& again = std::get<PlaceResult>(kept[0]);
+        CHECK(again.durable_reservation);
+        auto done = b.m.on_placed("j1", ok_status(), "/out/cat.png", b.clock.now());
+        REQUIRE(find<Commit>(done));
+        CHECK(find<Commit>(done)->to == JobState::succeeded);
+        CHECK(find<SendSubmit>(done) == nullptr);
+    }
+
+    // The n-th store write of a job's life finds the disk full, and it stays full for 30 s of
+    // the clock: whatever write it was, the job ends succeeded, sent once, paid once, with one
+    // result file and a history that is one unbroken chain of states.
+    void full_everywhere(const std::string& kind, int writes) {
+        int points = 0;
+        for (int n = 1;; ++n) {
+            CAPTURE(n);
+            World w(kind);
+            const std::string id = w.add_job().id;
+            w.full_at_write = n;
+            w.boot();
+            w.run(2000);
+            CHECK(w.store[id].state == JobState::succeeded);
+            CHECK(w.terminal_events(id) == 1);
+            CHECK(w.submits_sent == 1);
+            CHECK(w.charges[id] == 1);
+            int results = 0;
+            for (const auto& f : w.files) results += f.ends_with(".json") ? 0 : 1;
+            CHECK(results == 1);
+            std::string at = "";
+            for (const auto& e : w.events[id]) {
+                CHECK(e.substr(0, e.find("->")) == at);  // each event starts where the last ended
+                at = e.substr(e.find("->") + 2);
+            }
+            if (w.failed_writes == 0) break;  // past the last write of the job's life
+            ++points;
+        }
+        CHECK(points == writes);
+    }
+    // The disk never clears; the process is restarted instead (a fresh machine, from what the
+    // store and the disk kept). Whatever was waiting, the job ends once with one result file. A
+    // sync result waiting in its file is never paid again; an accepted generation whose commit
+    // waited is unknown to the store, like an answer lost in flight, and may be paid twice.
+    void restart_while_full(const std::string& kind, int writes) {
+        for (int n = 1; n <= writes; ++n) {
+            CAPTURE(n);
+            World w(kind);
+            const std::string id = w.add_job().id;
+            w.full_at_write = n;
+            w.full_for = std::numeric_limits<double>::infinity();
+            w.boot();
+            w.run(2000);
+            REQUIRE(w.disk_full);
+            CHECK_FALSE(is_terminal(w.store[id].state));
+            w.disk_full = false;  // freed while genqd was down
+            w.full_at_write = 0;
+            w.boot();
+            w.run(2000);
+            CHECK(w.store[id].state == JobState::succeeded);
+            CHECK(w.terminal_events(id) == 1);
+            CHECK(w.charges[id] <= (is_sync(w.store[id]) ? 1 : 2));
+            int results = 0;
+            for (const auto& f : w.files) results += f.ends_with(".json") ? 0 : 1;
+            CHECK(results == 1);
+        }
+    }
+    TEST_CASE("restarted while full, async") { restart_while_full("video", 6); }
+    TEST_CASE("restarted while full, sync") { restart_while_full("inpaint", 3); }
+
+    // claim, accepted, polls' progress, reservation, succeeded
+    TEST_CASE("async kind (video): every write point") { full_everywhere("video", 6); }
+    // claim, reservation, succeeded
+    TEST_CASE("sync kind (inpaint): every write point") { full_everywhere("inpaint", 3); }
 }
 
 TEST_SUITE("job machine: every crash point ends in exactly one final state") {

@@ -123,6 +123,36 @@ TEST_SUITE("wire") {
         CHECK(wire::status_json(*back) == j);
     }
 
+    TEST_CASE("the state disk in the status view: full with its message, clear without; an "
+              "older daemon's answer without it reads as clear") {
+        genq::ports::StatusView s;
+        s.version = "0.1.0";
+        s.state_disk = {true, "/var/lib/genq", 1764583260.5,
+                        "the state directory /var/lib/genq is full (No space left on device); "
+                        "free space there",
+                        3};
+        auto j = wire::status_json(s);
+        CHECK(j["state_disk"]["full"] == true);
+        CHECK(j["state_disk"]["since"] == "2025-12-01T10:01:00.500Z");
+        CHECK(j["state_disk"]["unsaved"] == 3);
+        auto back = wire::parse_status(j);
+        REQUIRE_MESSAGE(back.ok(), back.error().message);
+        CHECK(back->state_disk.message == s.state_disk.message);
+        CHECK(wire::status_json(*back) == j);
+        s.state_disk = {false, "/var/lib/genq", 0, "", 0};
+        j = wire::status_json(s);
+        CHECK(j["state_disk"]["since"].is_null());
+        CHECK(j["state_disk"]["message"].is_null());
+        j.erase("state_disk");
+        auto old = wire::parse_status(j);
+        REQUIRE_MESSAGE(old.ok(), old.error().message);
+        CHECK_FALSE(old->state_disk.full);
+        genq::ports::ProviderCounters c;
+        s.state_disk.full = true;
+        std::string text = genq::api::render_metrics(s, c);
+        CHECK(text.find("\ngenq_state_disk_full 1\n") != std::string::npos);
+    }
+
     TEST_CASE("Prometheus text: counters, then the live families from the status view") {
         genq::ports::ProviderCounters c;
         c.requests["main"]["2xx"] = 3;
