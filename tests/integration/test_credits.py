@@ -35,8 +35,8 @@ def test_poor_keys_are_passed_over_before_they_are_refused(tmp):
         # 50 credits pay for two 20-credit videos per key: four run, two wait for credits.
         ids = d.submit(write_images(tmp / "in", 6), "--seed", "1")
         wait_for("four done, two waiting", lambda: sorted(
-            (j["state"], j["wait_reason"]) for j in map(d.job, ids)) ==
-            [("queued", "credits")] * 2 + [("succeeded", None)] * 4)
+            (j["state"], j["wait_reason"] or "") for j in map(d.job, ids)) ==
+            [("queued", "credits")] * 2 + [("succeeded", "")] * 4)
         waiting = [j["id"] for j in map(d.job, ids) if j["state"] == "queued"]
         st = api.stats()
         assert st["refused_for_credits"] == 0, st  # never asked a key that could not pay
