@@ -18,6 +18,7 @@
 #include "app/engine_control.hpp"
 #include "app/intake.hpp"
 #include "app/metrics.hpp"
+#include "app/retention_driver.hpp"
 #include "core/files.hpp"
 #include "core/logging.hpp"
 #include "net/http_server.hpp"
@@ -178,15 +179,17 @@ private:
         // Submissions are committed in groups, at the end of the loop turn they arrived in.
         auto defer = [this](std::function<void()> f) { asio::post(io_, std::move(f)); };
         control_ = std::make_unique<EngineControl>(*engine_, [this] { return reload(); });
+        retention_ = std::make_unique<RetentionDriver>(io_, *store_, system_clock());
         api_ = std::make_unique<api::ControlApi>(
             api::ApiContext{*intake_, *store_, *store_, *control_, metrics_, config_.output_dir,
-                            defer});
+                            defer, *retention_});
         if (auto st = start_servers(); !st) return st;
         engine_->add_listener([this](const Job& job, JobState from,
                                      const std::string& detail) {
             publish_transition(job, from, detail);
         });
         engine_->start();
+        retention_->configure(config_.retention);
         start_watches();
         return ok_status();
     }
@@ -266,6 +269,7 @@ private:
         config_ = std::move(load.config);
         api_->set_output_dir(config_.output_dir);
         watcher_->configure(config_.watches);
+        retention_->configure(config_.retention);
         spdlog::info("configuration reloaded from {}", where_.path);
         return ok_status();
     }
@@ -326,6 +330,7 @@ private:
         status_timer_.cancel();
         heartbeat_timer_.cancel();
         recheck_timer_.cancel();
+        retention_->stop();
         engine_->stop(config_.stop_grace, [this] {
             client_->cancel_all();
             last_resort_.cancel();
@@ -393,6 +398,7 @@ private:
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Intake> intake_;
     std::unique_ptr<EngineControl> control_;
+    std::unique_ptr<RetentionDriver> retention_;
     std::unique_ptr<api::ControlApi> api_;
     std::unique_ptr<net::ControlServer> server_;
     std::unique_ptr<watch::Watcher> watcher_;  // last: it uses the intake, store and loop

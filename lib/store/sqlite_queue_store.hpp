@@ -48,6 +48,11 @@ public:
     std::vector<std::pair<std::string, std::string>> load_planner_state() override;
     void save_planner_state(std::string_view kind, std::string_view blob) override;
 
+    ports::PruneCount prune_finished(const ports::PruneQuery& q) override;
+    ports::PruneCount count_prunable(const ports::PruneQuery& q) override;
+    std::int64_t forget_answers(std::int64_t before_ms) override;
+    void checkpoint() override;
+
     std::optional<ports::RememberedAnswer> find_answer(std::string_view key,
                                                        std::int64_t since_ms) override;
     void remember_answer(std::string_view key, const ports::RememberedAnswer& a,
