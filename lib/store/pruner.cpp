@@ -37,65 +37,33 @@ void bind_candidates(Statement& st, const ports::PruneQuery& q,
         st.bind(static_cast<int>(i + 3), to_string(states[i]));
 }
 
-struct Doomed {
-    std::string id;
-    std::string key;
-    std::int64_t cost = 0;
-    std::int64_t finished_at = 0;
-};
-
 }  // namespace
 
 ports::PruneCount Pruner::prune(const ports::PruneQuery& q) {
     auto states = final_states(q);
     ports::PruneCount n;
     if (states.empty() || q.limit <= 0) return n;
-    std::vector<Doomed> doomed;
-    std::set<std::string> shas;
     std::vector<std::string> unused;
     {
         Transaction tx(db_);
-        {
-            auto st = db_.prepare(
-                "SELECT id, coalesce(key_name, ''), cost, finished_at, input_sha256, "
-                "coalesce(mask_sha256, '') FROM jobs WHERE " + candidates(states) +
-                " ORDER BY finished_at LIMIT ?2");
-            bind_candidates(*st, q, states);
-            st->bind(2, q.limit);
-            while (st->step()) {
-                doomed.push_back({st->text(0), st->text(1), st->int64(2), st->int64(3)});
-                for (int col : {4, 5})
-                    if (auto sha = st->text(col); !sha.empty()) shas.insert(sha);
-            }
+        std::vector<Doomed> doomed;
+        std::set<std::string> shas;
+        auto st = db_.prepare(
+            "SELECT id, coalesce(key_name, ''), cost, finished_at, input_sha256, "
+            "coalesce(mask_sha256, '') FROM jobs WHERE " + candidates(states) +
+            " ORDER BY finished_at LIMIT ?2");
+        bind_candidates(*st, q, states);
+        st->bind(2, q.limit);
+        while (st->step()) {
+            doomed.push_back({st->text(0), st->text(1), st->int64(2), st->int64(3)});
+            for (int col : {4, 5})
+                if (auto sha = st->text(col); !sha.empty()) shas.insert(sha);
         }
+        st->reset();
         if (doomed.empty()) return n;
-        std::map<std::pair<std::string, std::int64_t>, std::int64_t> credits;
-        for (const auto& d : doomed) {
-            auto ev = db_.prepare("DELETE FROM job_events WHERE job_id=?");
-            ev->bind(1, d.id);
-            ev->run();
-            n.events += db_.changes();
-            auto job = db_.prepare("DELETE FROM jobs WHERE id=?");
-            job->bind(1, d.id);
-            job->run();
-            n.jobs += db_.changes();
-            if (d.cost > 0) credits[{d.key, d.finished_at - d.finished_at % kDayMs}] += d.cost;
-        }
-        for (const auto& [at, sum] : credits) {
-            auto st = db_.prepare(
-                "INSERT INTO pruned_credits (key_name, day_ms, credits) VALUES (?, ?, ?) "
-                "ON CONFLICT(key_name, day_ms) DO UPDATE SET credits = credits + "
-                "excluded.credits");
-            st->bind(1, at.first).bind(2, at.second).bind(3, sum);
-            st->run();
-        }
-        for (const auto& sha : shas) {
-            auto st = db_.prepare(
-                "SELECT EXISTS (SELECT 1 FROM jobs WHERE input_sha256 = ?1) OR "
-                "EXISTS (SELECT 1 FROM jobs WHERE mask_sha256 = ?1)");
-            st->bind(1, sha);
-            if (st->step() && st->int64(0) == 0) unused.push_back(sha);
-        }
+        n = delete_jobs(doomed);
+        for (const auto& sha : shas)
+            if (!input_used(sha)) unused.push_back(sha);
         tx.commit();
     }
     // After the commit: a failed commit must not leave a job without its input (a failed job
@@ -103,6 +71,39 @@ ports::PruneCount Pruner::prune(const ports::PruneQuery& q) {
     for (const auto& sha : unused)
         if (spool_.remove(sha)) ++n.inputs;
     return n;
+}
+
+// The jobs and their events; their credits move to pruned_credits (per key and UTC day).
+ports::PruneCount Pruner::delete_jobs(const std::vector<Doomed>& doomed) {
+    ports::PruneCount n;
+    std::map<std::pair<std::string, std::int64_t>, std::int64_t> credits;
+    for (const auto& d : doomed) {
+        auto ev = db_.prepare("DELETE FROM job_events WHERE job_id=?");
+        ev->bind(1, d.id);
+        ev->run();
+        n.events += db_.changes();
+        auto job = db_.prepare("DELETE FROM jobs WHERE id=?");
+        job->bind(1, d.id);
+        job->run();
+        n.jobs += db_.changes();
+        if (d.cost > 0) credits[{d.key, d.finished_at - d.finished_at % kDayMs}] += d.cost;
+    }
+    for (const auto& [at, sum] : credits) {
+        auto st = db_.prepare(
+            "INSERT INTO pruned_credits (key_name, day_ms, credits) VALUES (?, ?, ?) "
+            "ON CONFLICT(key_name, day_ms) DO UPDATE SET credits = credits + excluded.credits");
+        st->bind(1, at.first).bind(2, at.second).bind(3, sum);
+        st->run();
+    }
+    return n;
+}
+
+bool Pruner::input_used(const std::string& sha) {
+    auto st = db_.prepare(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE input_sha256 = ?1) OR "
+        "EXISTS (SELECT 1 FROM jobs WHERE mask_sha256 = ?1)");
+    st->bind(1, sha);
+    return !st->step() || st->int64(0) != 0;
 }
 
 ports::PruneCount Pruner::count(const ports::PruneQuery& q) {

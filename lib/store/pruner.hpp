@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "ports/retention.hpp"
 
@@ -28,6 +29,14 @@ public:
     void add_pruned_credits(std::map<std::string, std::int64_t>& out, std::int64_t since_ms);
 
 private:
+    struct Doomed {
+        std::string id;
+        std::string key;
+        std::int64_t cost = 0;
+        std::int64_t finished_at = 0;
+    };
+    ports::PruneCount delete_jobs(const std::vector<Doomed>& doomed);
+    bool input_used(const std::string& sha);
     Database& db_;
     Spool& spool_;
 };
