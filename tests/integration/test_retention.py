@@ -143,6 +143,24 @@ def test_purge_on_demand(tmp):
             assert set(listed(d)) == {queued}
 
 
+def test_watched_file_stays_a_duplicate_after_its_job_is_pruned(tmp):
+    (a, _, _, _), _ = images(tmp)
+    inbox = tmp / "inbox"
+    inbox.mkdir()
+    with FakeApi(BIN_DIR, tmp / "fake", **FAKE) as api:
+        w = {"dir": str(inbox), "kind": "remove-background"}
+        with Genqd(tmp / "d", api, watches=[w], extra=retention("2s")) as d:
+            (inbox / "cat.png").write_bytes(a.read_bytes())
+            wait_for("done/cat.png", lambda: (inbox / "done" / "cat.png").exists())
+            wait_for("the job to be pruned", lambda: not listed(d))
+            (inbox / "cat.png").write_bytes(a.read_bytes())  # the same name and content again
+            note = inbox / "failed" / "cat.png.error.txt"
+            wait_for("failed/cat.png.error.txt", note.exists)
+            assert "since been pruned" in note.read_text(), note.read_text()
+            assert (inbox / "failed" / "cat.png").exists()
+            assert not listed(d)  # never a second job for the same file
+
+
 def test_config_check_and_reload(tmp):
     (a, _, _, _), _ = images(tmp)
     with FakeApi(BIN_DIR, tmp / "fake", **FAKE) as api:
@@ -166,4 +184,5 @@ def test_config_check_and_reload(tmp):
 
 if __name__ == "__main__":
     run_tests([test_sweeper_prunes_finished_jobs_only, test_purge_on_demand,
+               test_watched_file_stays_a_duplicate_after_its_job_is_pruned,
                test_config_check_and_reload])
