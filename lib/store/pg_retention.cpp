@@ -84,7 +84,8 @@ ports::PruneCount PgQueueStore::count_prunable(const ports::PruneQuery& q) {
                                p)
                           .rows.at(0)
                           .at(0));
-    std::string kept = "NOT (j.finished_at < $1 AND j.state = ANY($2::text[]))";
+    // coalesce: a NULL finished_at makes the test NULL, and such a job is not a candidate.
+    std::string kept = "NOT coalesce(j.finished_at < $1 AND j.state = ANY($2::text[]), false)";
     n.inputs = pg_int(
         c_->exec("WITH s AS (SELECT input_sha256 AS sha FROM jobs WHERE " + cand +
                      " AND input_sha256 <> '' UNION SELECT mask_sha256 FROM jobs WHERE " + cand +

@@ -124,7 +124,8 @@ ports::PruneCount Pruner::count(const ports::PruneQuery& q) {
     }
     {
         // Inputs of candidates that no job outside the candidates uses.
-        std::string kept = "NOT (" + candidates(states, "j") + ")";
+        // coalesce: a NULL finished_at makes the test NULL, and such a job is not a candidate.
+        std::string kept = "NOT coalesce(" + candidates(states, "j") + ", 0)";
         auto st = db_.prepare(
             "WITH s AS (SELECT input_sha256 AS sha FROM jobs WHERE " + cand +
             " AND input_sha256 <> '' UNION SELECT mask_sha256 FROM jobs WHERE " + cand +
