@@ -8,6 +8,7 @@
 #include "app/config_check.hpp"
 #include "app/daemon.hpp"
 #include "core/config.hpp"
+#include "core/key_advice.hpp"
 #include "core/logging.hpp"
 
 namespace {
@@ -27,7 +28,7 @@ int check_secrets(const genq::Config& config, const genq::Environment& env) {
         auto secret = genq::load_key_secret(key, env);
         if (!secret) {
             std::fprintf(stderr, "%sgenqd: %s\n", genq::under_journald() ? "<3>" : "",
-                         secret.error().message.c_str());
+                         genq::key_problem_report(key, secret.error()).c_str());
             ++bad;
         }
     }

@@ -20,6 +20,11 @@ GENQ_PACKAGES=(
   postgresql
   # promtool checks contrib/'s alert rules and genqd's /metrics (tests/integration/test_cli.py).
   prometheus
+  # The manual pages are built from docs/man/*.scd with scdoc; the completion test loads the
+  # zsh and fish completions in those shells (tests/integration/test_completion_man.py).
+  scdoc zsh fish
+  # tests/integration/test_readme_examples.py runs the README's examples, which use jq.
+  jq
 )
 # npm comes with nodejs from some sources (NodeSource); Debian packages it apart.
 command -v npm >/dev/null 2>&1 || GENQ_PACKAGES+=(npm)

@@ -1,6 +1,7 @@
 // genqctl: the control client. Talks to genqd only through the control socket.
 #include <cstdio>
 
+#include "completion.hpp"
 #include "core/config.hpp"
 #include "ctl.hpp"
 
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
     genqctl::add_daemon_actions(app, ctl, run);
     genqctl::add_purge(app, ctl, run);
     add_help(app, run);
+    genqctl::add_completion(app, run);
     // Global options are accepted after the command too (SPEC §6): a command passes the options
     // it does not know to the program.
     for (auto* sub : app.get_subcommands({})) sub->fallthrough();

@@ -20,6 +20,7 @@
 #include "app/metrics.hpp"
 #include "app/retention_driver.hpp"
 #include "core/files.hpp"
+#include "core/key_advice.hpp"
 #include "core/logging.hpp"
 #include "net/http_server.hpp"
 #include "net/https_client.hpp"
@@ -51,7 +52,7 @@ Result<EngineSettings> engine_settings(const Config& c, const Environment& env) 
     s.daily_credits = c.daily_credits;
     for (const auto& k : c.keys) {
         auto secret = load_key_secret(k, env);
-        if (!secret) return secret.error();
+        if (!secret) return Error{secret.error().code, key_problem_report(k, secret.error())};
         s.keys[k.name] = {*secret, k.weight};
     }
     return s;

@@ -17,6 +17,7 @@
 
 #include "app/metrics.hpp"
 #include "app/outputs.hpp"
+#include "app/pause_memory.hpp"
 #include "app/provider_calls.hpp"
 #include "core/clock.hpp"
 #include "core/files.hpp"
@@ -479,6 +480,7 @@ void Engine::start() {
     i.started_at = i.now();
     i.restore_limiter();
     i.restore_planner();
+    restore_pauses(i.store, i.machine);
     i.recover();
     i.running = true;
     i.spawn_loop();
@@ -541,6 +543,7 @@ Status Engine::pause(const std::string& key) {
     } else if (auto st = i.machine.pause_key(key, true); !st) {
         return st;
     }
+    remember_pauses(i.store, i.machine);
     spdlog::info("paused {}", key.empty() ? "all submissions" : "key " + key);
     return ok_status();
 }
@@ -552,6 +555,7 @@ Status Engine::resume(const std::string& key, bool budget) {
         i.machine.pause_all(false);
         if (budget) i.machine.lift_budget();
     }
+    remember_pauses(i.store, i.machine);
     spdlog::info("resumed {}", key.empty() ? "all submissions" : "key " + key);
     i.notify();
     return ok_status();

@@ -184,9 +184,10 @@ struct Ctx {
     std::string file;
     fs::path base_dir;
     std::vector<ConfigProblem>& problems;
+    int line = 0;  // the line problems point at, when a parser knows it ([[keys]] tables)
 
     void add(std::string key, std::string reason) const {
-        problems.push_back({file, std::move(key), std::move(reason)});
+        problems.push_back({file, std::move(key), std::move(reason), line});
     }
 };
 
@@ -523,8 +524,17 @@ void parse_key_source(const Ctx& ctx, const toml::table& t, const std::string& p
     int given = t.contains("file") + t.contains("env") + t.contains("credential");
     if (given != 1) {
         ctx.add(prefix, "needs exactly one of file, env or credential (" +
-                            std::string(given == 0 ? "none" : "several") + " given)");
+                            std::string(given == 0 ? "none" : "several") +
+                            " given); to fix: keep one, e.g. credential = \"main\" under "
+                            "systemd (LoadCredential=main:/etc/genq/keys/main) or file = "
+                            "\"/path/to/key\" (see genq.toml(5))");
     }
+    for (std::string_view field : {"file", "env", "credential"})
+        if (const toml::node* n = t.get(field)) {
+            key.origin = (ctx.file.empty() ? std::string("config") : ctx.file) + ":" +
+                         std::to_string(n->source().begin.line) + ": " + prefix + "." +
+                         std::string(field);
+        }
     // Values below are never echoed: a pasted secret in the wrong field must not reach a log.
     if (auto p = read_path(ctx, t, prefix, "file")) {
         if (p->empty()) ctx.add(prefix + ".file", "must not be empty");
@@ -577,12 +587,14 @@ KeyConfig parse_key(const Ctx& ctx, const toml::table& t, const std::string& pre
 void parse_keys(const Ctx& ctx, const toml::table& root, std::vector<KeyConfig>& keys) {
     std::map<std::string, std::string> seen;  // name -> where first defined
     for_each_table(ctx, root, "keys", [&](const toml::table& t, const std::string& prefix) {
-        KeyConfig key = parse_key(ctx, t, prefix);
+        Ctx at = ctx;  // a key's problems name the line of its table
+        at.line = static_cast<int>(t.source().begin.line);
+        KeyConfig key = parse_key(at, t, prefix);
         if (!key.name.empty()) {
             auto [it, fresh] = seen.emplace(key.name, prefix + ".name");
             if (!fresh) {
-                ctx.add(prefix + ".name",
-                        "duplicate key name " + quote(key.name) + " (also " + it->second + ")");
+                at.add(prefix + ".name",
+                       "duplicate key name " + quote(key.name) + " (also " + it->second + ")");
             }
         }
         keys.push_back(std::move(key));
@@ -850,7 +862,10 @@ void apply_environment(const Ctx& ctx, const Environment& env, Config& c) {
         }
     }
     if (c.keys.empty()) {
-        c.keys.push_back({"default", KeyConfig::Source::env, "STABILITY_API_KEY", 1});
+        c.keys.push_back({"default", KeyConfig::Source::env, "STABILITY_API_KEY", 1,
+                          (ctx.file.empty() ? std::string("no configuration file")
+                                            : ctx.file + ": no [[keys]] table") +
+                              ", so key \"default\" comes from $STABILITY_API_KEY"});
     }
 }
 
@@ -864,22 +879,21 @@ ConfigProblem syntax_problem(const std::string& file, const toml::parse_error& e
 // ---------------------------------------------------------------------------------------------
 // Secrets
 
-Error key_error(const std::string& message) {
-    return Error{"key_unavailable", message};
-}
+Error key_error(const std::string& message, const char* code) { return Error{code, message}; }
 
 // `who` prefixes every message ("key \"main\": "); `source` names where the text came from.
 Result<std::string> checked_secret(const std::string& who, const std::string& source,
                                    const std::string& raw) {
     constexpr std::string_view space = " \t\r\n\f\v";
     std::size_t begin = raw.find_first_not_of(space);
-    if (begin == std::string::npos) return key_error(who + source + " is empty");
+    if (begin == std::string::npos) return key_error(who + source + " is empty", "key_empty");
     std::string secret = raw.substr(begin, raw.find_last_not_of(space) - begin + 1);
     // It goes into an Authorization header: inner whitespace or control bytes mean a wrong file.
     if (!all_chars(secret, is_visible_ascii)) {
         return key_error(who + source +
                          " contains spaces, line breaks or control characters "
-                         "inside the key (expected one API key)");
+                         "inside the key (expected one API key)",
+                         "key_malformed");
     }
     return secret;
 }
@@ -889,9 +903,14 @@ Result<std::string> secret_from_file(const std::string& who, const std::string& 
     std::string text;
     int err = read_file(path, kMaxSecretBytes, text);
     if (err == EFBIG) {
-        return key_error(who + source + " is larger than 64 KiB; expected one API key");
+        return key_error(who + source + " is larger than 64 KiB; expected one API key",
+                         "key_malformed");
     }
-    if (err != 0) return key_error(who + "cannot read " + source + ": " + std::strerror(err));
+    if (err != 0)
+        return key_error(who + "cannot read " + source + ": " + std::strerror(err),
+                         err == ENOENT || err == ENOTDIR ? "key_missing"
+                         : err == EISDIR                 ? "key_not_file"
+                                                         : "key_unreadable");
     return checked_secret(who, source, text);
 }
 
@@ -902,6 +921,7 @@ Result<std::string> secret_from_file(const std::string& who, const std::string& 
 
 std::string ConfigProblem::to_string() const {
     std::string out = file;
+    if (line > 0) out += ":" + std::to_string(line);
     for (const std::string* part : {&key, &reason}) {
         if (part->empty()) continue;
         if (!out.empty()) out += ": ";
@@ -1030,7 +1050,8 @@ Result<std::string> load_key_secret(const KeyConfig& key, const Environment& env
         case KeyConfig::Source::env: {
             auto it = env.find(key.ref);
             if (it == env.end()) {
-                return key_error(who + "environment variable " + key.ref + " is not set");
+                return key_error(who + "environment variable " + key.ref + " is not set",
+                                 "key_env_unset");
             }
             return checked_secret(who, "environment variable " + key.ref, it->second);
         }
@@ -1039,12 +1060,13 @@ Result<std::string> load_key_secret(const KeyConfig& key, const Environment& env
             if (dir.empty()) {
                 return key_error(who + "credential " + key.ref +
                                  " needs $CREDENTIALS_DIRECTORY, which "
-                                 "is not set (use LoadCredential= in the systemd unit)");
+                                 "is not set (use LoadCredential= in the systemd unit)",
+                                 "key_no_credentials");
             }
             return secret_from_file(who, dir + "/" + key.ref, "credential " + key.ref);
         }
     }
-    return key_error(who + "unknown key source");
+    return key_error(who + "unknown key source", "key_unreadable");
 }
 
 }  // namespace genq

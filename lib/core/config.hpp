@@ -18,6 +18,9 @@ struct KeyConfig {
     enum class Source { file, env, credential } source = Source::env;
     std::string ref;   // the path, the variable name or the credential name
     double weight = 1;
+    // Where the source is written, for messages: "/etc/genq/genq.toml:12: keys[0].file";
+    // "" for the implicit key "default" (no [[keys]] table).
+    std::string origin = {};
 };
 
 struct WatchConfig {
@@ -85,7 +88,8 @@ struct ConfigProblem {
     std::string file;
     std::string key;
     std::string reason;
-    std::string to_string() const;  // "<file>: <key>: <reason>"
+    int line = 0;                   // in `file`, when known (0: not known)
+    std::string to_string() const;  // "<file>[:<line>]: <key>: <reason>"
 };
 
 using Environment = std::map<std::string, std::string>;
@@ -116,7 +120,9 @@ ConfigLoad parse_config(const std::string& toml_text, const std::string& file, c
 
 // Reads one API key's secret. Errors name the key and the source, never the secret:
 // "key \"main\": cannot read file /etc/genq/keys/main: No such file or directory".
-// Surrounding whitespace is trimmed; an empty secret is an error.
+// Surrounding whitespace is trimmed; an empty secret is an error. Error codes say what went
+// wrong (key_missing, key_not_file, key_unreadable, key_empty, key_malformed, key_env_unset,
+// key_no_credentials); key_problem_report (core/key_advice.hpp) adds where and how to fix it.
 Result<std::string> load_key_secret(const KeyConfig& key, const Environment& env);
 // The shared store's password from store.password_file ("" when none is configured).
 Result<std::string> load_store_password(const StoreConfig& store);

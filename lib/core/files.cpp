@@ -125,7 +125,9 @@ Status write_file_durably(const std::string& path, std::string_view bytes) {
         ::unlink(tmp.c_str());
         return io_error("cannot rename to", path, err);
     }
-    return fsync_path(target.parent_path().string());
+    // A bare file name ("cat.mp4", genqctl output -o) lives in the working directory.
+    auto dir = target.parent_path();
+    return fsync_path(dir.empty() ? "." : dir.string());
 }
 
 Status make_dirs(const std::string& path) {

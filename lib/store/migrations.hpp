@@ -17,6 +17,7 @@ struct Migration {
 };
 
 const std::vector<Migration>& embedded_migrations();  // generated: schema_embed.cpp
+const std::vector<Migration>& pg_migrations();  // the shared store's: pg_schema_embed.cpp
 
 // Applies every migration newer than the database, each in its own transaction. A database newer
 // than this build ("db_too_new") is refused rather than touched.

@@ -435,6 +435,26 @@ void PgQueueStore::save_planner_state(std::string_view kind, std::string_view bl
              {std::string(kind), std::string(blob)});
 }
 
+// ---- pauses: this node's own (each node has its own control socket) ---------------------------
+
+void PgQueueStore::save_pauses(const std::vector<std::string>& scopes) {
+    PgTransaction tx(*c_);
+    c_->exec("DELETE FROM pauses WHERE node = $1", {node_});
+    for (const auto& scope : scopes)
+        c_->exec("INSERT INTO pauses (node, scope, at_ms) VALUES ($1, $2, "
+                 "(extract(epoch FROM clock_timestamp()) * 1000)::bigint) ON CONFLICT DO NOTHING",
+                 {node_, scope});
+    tx.commit();
+}
+
+std::vector<std::string> PgQueueStore::load_pauses() {
+    std::vector<std::string> out;
+    for (const auto& row :
+         c_->exec("SELECT scope FROM pauses WHERE node = $1 ORDER BY scope", {node_}).rows)
+        out.push_back(pg_text(row.at(0)));
+    return out;
+}
+
 std::optional<ports::RememberedAnswer> PgQueueStore::find_answer(std::string_view key,
                                                                  std::int64_t since_ms) {
     auto r = c_->exec(

@@ -85,6 +85,11 @@ public:
     // ---- the poll planner's memory: one opaque text blob per kind ---------------------------
     virtual std::vector<std::pair<std::string, std::string>> load_planner_state() = 0;
     virtual void save_planner_state(std::string_view kind, std::string_view blob) = 0;
+
+    // ---- pauses that survive a restart: "" = the whole queue, else a key's name -------------
+    // Replaces the saved pauses with `scopes` (the ones in force now), durably.
+    virtual void save_pauses(const std::vector<std::string>& scopes) = 0;
+    virtual std::vector<std::string> load_pauses() = 0;
 };
 
 }  // namespace genq::store

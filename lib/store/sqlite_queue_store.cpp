@@ -125,6 +125,27 @@ void SqliteQueueStore::save_planner_state(std::string_view kind, std::string_vie
     tx.commit();
 }
 
+// Full durability: a pause acknowledged to the user must hold after a power cut.
+void SqliteQueueStore::save_pauses(const std::vector<std::string>& scopes) {
+    Transaction tx(*p_->db, Durability::full);
+    p_->db->exec("DELETE FROM pauses");
+    for (const auto& scope : scopes) {
+        auto st = p_->db->prepare(
+            "INSERT OR IGNORE INTO pauses (scope, at_ms) VALUES (?, "
+            "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))");
+        st->bind(1, scope);
+        st->run();
+    }
+    tx.commit();
+}
+
+std::vector<std::string> SqliteQueueStore::load_pauses() {
+    auto st = p_->db->prepare("SELECT scope FROM pauses ORDER BY scope");
+    std::vector<std::string> out;
+    while (st->step()) out.push_back(st->text(0));
+    return out;
+}
+
 std::optional<ports::RememberedAnswer> SqliteQueueStore::find_answer(std::string_view key,
                                                                      std::int64_t since_ms) {
     auto st = p_->db->prepare(

@@ -47,6 +47,8 @@ public:
     TimePoint lockout(std::string_view key) override;
     std::vector<std::pair<std::string, std::string>> load_planner_state() override;
     void save_planner_state(std::string_view kind, std::string_view blob) override;
+    void save_pauses(const std::vector<std::string>& scopes) override;
+    std::vector<std::string> load_pauses() override;
 
     ports::PruneCount prune_finished(const ports::PruneQuery& q) override;
     ports::PruneCount count_prunable(const ports::PruneQuery& q) override;

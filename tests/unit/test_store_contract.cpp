@@ -22,10 +22,6 @@
 using namespace genq;
 using namespace genq::store;
 
-namespace genq::store {
-const std::vector<Migration>& pg_migrations();  // generated: pg_schema_embed.cpp
-}
-
 namespace {
 
 struct TempDir {
@@ -299,6 +295,23 @@ void check_retention(QueueStore& s) {
     CHECK(s.find_answer("k-new", 0));
 }
 
+// Pauses: the saved set is replaced, never merged; "" (the whole queue) is a scope like a key.
+void check_pauses(QueueStore& s) {
+    CHECK(s.load_pauses().empty());
+    s.save_pauses({"", "main"});
+    CHECK(s.load_pauses() == std::vector<std::string>{"", "main"});
+    s.save_pauses({"main", "other", "main"});
+    CHECK(s.load_pauses() == std::vector<std::string>{"main", "other"});
+    s.save_pauses({});
+    CHECK(s.load_pauses().empty());
+    s.save_pauses({"other"});
+}
+
+// What check_pauses left, seen by the same store opened again (a restart).
+void check_pauses_reopened(QueueStore& s) {
+    CHECK(s.load_pauses() == std::vector<std::string>{"other"});
+}
+
 void run_contract(const std::function<std::unique_ptr<QueueStore>()>& fresh) {
     SUBCASE("jobs and history") { check_jobs_and_history(*fresh()); }
     SUBCASE("queue order") { check_queue_order(*fresh()); }
@@ -306,6 +319,7 @@ void run_contract(const std::function<std::unique_ptr<QueueStore>()>& fresh) {
     SUBCASE("inputs") { check_inputs(*fresh()); }
     SUBCASE("send log") { check_send_log(*fresh()); }
     SUBCASE("retention") { check_retention(*fresh()); }
+    SUBCASE("pauses") { check_pauses(*fresh()); }
 }
 
 #define SKIP_WITHOUT_PG()                                                                     \
@@ -327,6 +341,26 @@ TEST_SUITE("store contract") {
         });
     }
 
+    TEST_CASE("the SQLite store keeps pauses across a reopen") {
+        TempDir dir;
+        {
+            auto s = SqliteQueueStore::open(dir.path);
+            REQUIRE(s.ok());
+            check_pauses(**s);
+        }
+        auto again = SqliteQueueStore::open(dir.path);
+        REQUIRE(again.ok());
+        check_pauses_reopened(**again);
+    }
+
+    TEST_CASE("pg: pauses survive a reopen and are each node's own") {
+        SKIP_WITHOUT_PG();
+        std::string url = fresh_pg_database();
+        check_pauses(*open_pg(url, "n1"));
+        check_pauses_reopened(*open_pg(url, "n1"));
+        CHECK(open_pg(url, "n2")->load_pauses().empty());
+    }
+
     TEST_CASE("pg: the PostgreSQL store keeps the storage interface's contract") {
         SKIP_WITHOUT_PG();
         run_contract([&]() -> std::unique_ptr<QueueStore> {
@@ -339,14 +373,13 @@ TEST_SUITE("store contract") {
         std::string url = fresh_pg_database();
         auto a = open_pg(url, "a");
         int v = a->schema_version();
-        const auto& all = pg_migrations();
-        CHECK(v == all.back().version);  // schema/pg/*.sql, the last one
+        CHECK(v == pg_migrations().back().version);  // schema/pg/*.sql
         auto b = open_pg(url, "b");
         CHECK(b->schema_version() == v);
         auto c = PgConnection::open(url, "");
         REQUIRE(c.ok());
         CHECK((*c)->exec("SELECT count(*) FROM schema_version").rows[0][0] ==
-              std::to_string(all.size()));
+              std::to_string(pg_migrations().size()));
         auto nodes = (*c)->exec("SELECT name FROM nodes ORDER BY name");
         REQUIRE(nodes.rows.size() == 2);
         CHECK(nodes.rows[1][0] == "b");
