@@ -88,6 +88,7 @@ void add_list(CLI::App& app, Ctl& ctl, Runner& run);
 void add_wait(CLI::App& app, Ctl& ctl, Runner& run);
 void add_job_actions(CLI::App& app, Ctl& ctl, Runner& run);     // cancel, retry, output, events
 void add_daemon_actions(CLI::App& app, Ctl& ctl, Runner& run);  // pause, resume, keys, reload
+void add_purge(CLI::App& app, Ctl& ctl, Runner& run);
 
 // Used by submit --wait and wait: follows the jobs until all are final or `timeout` (s, 0 =
 // none) passes. code: 0 all succeeded, 1 one did not, 4 timed out with jobs unfinished; jobs:

@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
     genqctl::add_wait(app, ctl, run);
     genqctl::add_job_actions(app, ctl, run);
     genqctl::add_daemon_actions(app, ctl, run);
+    genqctl::add_purge(app, ctl, run);
     add_help(app, run);
     genqctl::add_completion(app, run);
     // Global options are accepted after the command too (SPEC §6): a command passes the options

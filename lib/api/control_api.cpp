@@ -36,6 +36,7 @@ constexpr std::array kRoutes{
     Route{"POST", "/v1/pause", pause},
     Route{"POST", "/v1/resume", resume},
     Route{"POST", "/v1/reload", reload},
+    Route{"POST", "/v1/purge", purge},
     Route{"GET", "/metrics", metrics},
     Route{"POST", "/api/img2video", wrapper_submit},
     Route{"GET", "/api/img2video/result/{}", wrapper_result},

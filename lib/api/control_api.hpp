@@ -14,6 +14,7 @@
 #include "ports/idempotency.hpp"
 #include "ports/intake.hpp"
 #include "ports/job_reader.hpp"
+#include "ports/retention.hpp"
 
 namespace genq::api {
 
@@ -25,6 +26,7 @@ struct ApiContext {
     const ports::ProviderCounters& counters;
     std::string output_dir;
     SubmitBatcher::Defer defer;  // runs a function later on the loop (group commit)
+    ports::Retention& retention;  // POST /v1/purge
 };
 
 class ControlApi {

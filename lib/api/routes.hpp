@@ -55,6 +55,7 @@ Reply event_stream(Call& c);  // GET /v1/events
 Reply pause(Call& c);         // POST /v1/pause
 Reply resume(Call& c);        // POST /v1/resume
 Reply reload(Call& c);        // POST /v1/reload
+Reply purge(Call& c);         // POST /v1/purge
 Reply metrics(Call& c);       // GET /metrics
 Reply page(Call& c);          // GET /
 

@@ -349,6 +349,29 @@ Result<ports::StatusView> parse_status(const json& j) {
     return s;
 }
 
+json purge_json(const ports::PurgeResult& r) {
+    return {{"dry_run", r.dry_run},
+            {"more", r.more},
+            {"removed",
+             {{"jobs", r.removed.jobs}, {"events", r.removed.events}, {"inputs", r.removed.inputs}}}};
+}
+
+Result<ports::PurgeResult> parse_purge(const json& j) {
+    Reader r{j, "", std::nullopt};
+    ports::PurgeResult out;
+    out.dry_run = r.flag("dry_run");
+    out.more = r.flag("more");
+    if (const json* removed = r.at("removed")) {
+        Reader rr{*removed, "removed.", std::nullopt};
+        out.removed.jobs = rr.number<std::int64_t>("jobs");
+        out.removed.events = rr.number<std::int64_t>("events");
+        out.removed.inputs = rr.number<std::int64_t>("inputs");
+        if (rr.error && !r.error) r.error = rr.error;
+    }
+    if (r.error) return *r.error;
+    return out;
+}
+
 json batch_json(const std::vector<BatchItem>& items) {
     json out = json::array();
     for (const auto& item : items) {

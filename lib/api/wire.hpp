@@ -13,6 +13,7 @@
 #include "core/result.hpp"
 #include "ports/control.hpp"
 #include "ports/job_reader.hpp"
+#include "ports/retention.hpp"
 
 namespace genq::api::wire {
 
@@ -60,6 +61,10 @@ struct BatchItem {
 };
 json batch_json(const std::vector<BatchItem>& items);
 Result<std::vector<BatchItem>> parse_batch(const json& j);
+
+// ---- POST /v1/purge: {"dry_run", "more", "removed": {"jobs", "events", "inputs"}} ----------
+json purge_json(const ports::PurgeResult& r);
+Result<ports::PurgeResult> parse_purge(const json& j);
 
 // ---- URLs ---------------------------------------------------------------------------------------
 // One path segment or one query value, percent-encoded (Boost.URL): ids, key names and result

@@ -22,6 +22,7 @@
 #include "app/metrics.hpp"
 #include "app/job_wakeups.hpp"
 #include "app/node_duties.hpp"
+#include "app/retention_driver.hpp"
 #include "core/files.hpp"
 #include "core/key_advice.hpp"
 #include "core/logging.hpp"
@@ -169,9 +170,10 @@ private:
         // Submissions are committed in groups, at the end of the loop turn they arrived in.
         auto defer = [this](std::function<void()> f) { asio::post(io_, std::move(f)); };
         control_ = std::make_unique<EngineControl>(*engine_, [this] { return reload(); });
+        retention_ = std::make_unique<RetentionDriver>(io_, *store_, system_clock());
         api_ = std::make_unique<api::ControlApi>(
             api::ApiContext{*intake_, *store_, *store_, *control_, metrics_, config_.output_dir,
-                            defer});
+                            defer, *retention_});
         if (auto st = start_servers(); !st) return st;
         engine_->add_listener([this](const Job& job, JobState from,
                                      const std::string& detail) {
@@ -180,6 +182,7 @@ private:
         engine_->start();
         lag_probe_ = std::make_unique<LoopLagProbe>(io_, metrics_.loop_lag);
         lag_probe_->start();
+        retention_->configure(config_.retention);
         start_watches();
         return ok_status();
     }
@@ -275,6 +278,7 @@ private:
         config_ = std::move(load.config);
         api_->set_output_dir(config_.output_dir);
         configure_watches();
+        retention_->configure(config_.retention);
         spdlog::info("configuration reloaded from {}", where_.path);
         return ok_status();
     }
@@ -337,6 +341,7 @@ private:
         if (lag_probe_) lag_probe_->stop();
         if (duties_) duties_->stop();
         if (wakeups_) wakeups_->stop();
+        retention_->stop();
         engine_->stop(config_.stop_grace, [this] {
             client_->cancel_all();
             last_resort_.cancel();
@@ -409,6 +414,7 @@ private:
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Intake> intake_;
     std::unique_ptr<EngineControl> control_;
+    std::unique_ptr<RetentionDriver> retention_;
     std::unique_ptr<api::ControlApi> api_;
     std::unique_ptr<net::ControlServer> server_;
     std::unique_ptr<LoopLagProbe> lag_probe_;

@@ -55,7 +55,7 @@ constexpr std::size_t kMaxSocketPath = 107;
 const Names kTopKeys = {"state_dir", "output_dir", "socket", "socket_mode", "socket_group",
                         "log_level", "log_format", "api",    "keys",        "limits",
                         "retry",     "watch",      "budget", "http",        "stop_grace",
-                        "store"};
+                        "store",     "retention"};
 const Names kApiKeys = {"base_url", "ca_file", "timeout", "client_id", "result_form"};
 const Names kResultForms = {"bytes", "json"};
 const Names kKeyKeys = {"name", "file", "env", "credential", "weight"};
@@ -68,6 +68,7 @@ const Names kWatchKeys = {"dir", "kind", "params"};
 const Names kBudgetKeys = {"daily_credits"};
 const Names kHttpKeys = {"listen", "token"};
 const Names kStoreKeys = {"url", "password_file", "node", "lease"};
+const Names kRetentionKeys = {"finished_jobs", "sweep_every", "batch"};
 const Names kLogLevels = {"trace", "debug", "info", "warn", "error"};
 const Names kLogFormats = {"text", "json"};
 // Every kind of the operation table (lib/provider/operation.cpp); a watch of a prompt-only
@@ -749,6 +750,49 @@ void parse_store(const Ctx& ctx, const toml::table& root, StoreConfig& st) {
                 st.lease);
 }
 
+// A duration of the [retention] table: a string such as "30d" (core/retention_config's parser,
+// the one genqctl purge --older-than uses) or a bare integer counted in `integer_unit` seconds.
+void read_duration(const Ctx& ctx, const toml::table& t, std::string_view name,
+                   double integer_unit, std::string_view integer_word, double lo, double hi,
+                   double& out) {
+    const toml::node* n = t.get(name);
+    if (!n) return;
+    std::string key = dotted("retention", name);
+    std::string allowed = "must be a duration like \"30d\", \"12h\", \"10m\" or \"90s\", or an "
+                          "integer number of " + std::string(integer_word);
+    std::optional<double> v;
+    if (const auto* i = n->as_integer()) {
+        v = static_cast<double>(i->get()) * integer_unit;
+    } else if (const auto* s = n->as_string()) {
+        auto d = parse_duration(s->get());
+        if (!d) {
+            ctx.add(key, allowed + " (got " + describe(*n) + ")");
+            return;
+        }
+        v = *d;
+    } else {
+        ctx.add(key, allowed + " (got " + type_name(*n) + ")");
+        return;
+    }
+    bool zero_ok = lo == 0;
+    if ((zero_ok && *v == 0) || (*v >= std::max(lo, 1.0) && *v <= hi)) {
+        out = *v;
+        return;
+    }
+    ctx.add(key, "must be " + std::string(zero_ok ? "0 (keep forever) or " : "") + "from " +
+                     format_duration(std::max(lo, 1.0)) + " to " + format_duration(hi) +
+                     " (got " + describe(*n) + ")");
+}
+
+void parse_retention(const Ctx& ctx, const toml::table& root, RetentionConfig& r) {
+    const toml::table* t = sub_table(ctx, root, "retention");
+    if (!t) return;
+    check_known(ctx, *t, "retention", kRetentionKeys);
+    read_duration(ctx, *t, "finished_jobs", kDay, "days", 0, 100 * 365 * kDay, r.finished_jobs);
+    read_duration(ctx, *t, "sweep_every", 1, "seconds", 1, kDay, r.sweep_every);
+    read_int(ctx, *t, "retention", "batch", 1, 100000, r.batch);
+}
+
 void parse_root(const Ctx& ctx, const toml::table& root, Config& c) {
     check_known(ctx, root, "", kTopKeys);
     parse_top_scalars(ctx, root, c);
@@ -760,6 +804,7 @@ void parse_root(const Ctx& ctx, const toml::table& root, Config& c) {
     parse_budget(ctx, root, c.daily_credits);
     parse_http(ctx, root, c.http);
     parse_store(ctx, root, c.store);
+    parse_retention(ctx, root, c.retention);
     if (c.store.node.empty()) c.store.node = host_name();
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/result.hpp"
+#include "core/retention_config.hpp"
 #include "core/store_config.hpp"
 
 namespace genq {
@@ -78,6 +79,7 @@ struct Config {
     double daily_credits = 0;
     HttpConfig http;
     StoreConfig store;
+    RetentionConfig retention;
 };
 
 // One problem found while loading, e.g. {"/etc/genq/genq.toml", "limits.window",

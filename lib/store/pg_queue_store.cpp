@@ -258,7 +258,10 @@ void PgQueueStore::heartbeat() {
 Result<std::string> PgQueueStore::put_input(std::string_view bytes, bool /*durable*/) {
     // Every commit in PostgreSQL is durable (synchronous_commit on): nothing to defer.
     std::string sha = sha256_hex(bytes);
-    c_->exec("INSERT INTO inputs (sha256, bytes) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING",
+    // put_at_s: a sweep on another node keeps an input stored a moment ago (pg_retention.cpp).
+    c_->exec("INSERT INTO inputs (sha256, bytes, put_at_s) VALUES ($1, $2, "
+             "extract(epoch FROM clock_timestamp())) ON CONFLICT (sha256) DO UPDATE SET "
+             "put_at_s = excluded.put_at_s",
              {sha, std::string(bytes)}, 1);
     return sha;
 }
@@ -454,6 +457,7 @@ std::map<std::string, std::int64_t> PgQueueStore::credits_by_key(std::int64_t si
         {pg_param(since_ms)});
     std::map<std::string, std::int64_t> out;
     for (const auto& row : r.rows) out[pg_text(row[0])] = pg_int(row[1]);
+    add_pruned_credits(out, since_ms);
     return out;
 }
 

@@ -81,12 +81,19 @@ public:
     void save_planner_state(std::string_view kind, std::string_view blob) override;
     void save_pauses(const std::vector<std::string>& scopes) override;
     std::vector<std::string> load_pauses() override;
+    // Defined in pg_retention.cpp.
+    ports::PruneCount prune_finished(const ports::PruneQuery& q) override;
+    ports::PruneCount count_prunable(const ports::PruneQuery& q) override;
+    std::int64_t forget_answers(std::int64_t before_ms) override;
+    void checkpoint() override;
+
     std::optional<ports::RememberedAnswer> find_answer(std::string_view key,
                                                        std::int64_t since_ms) override;
     void remember_answer(std::string_view key, const ports::RememberedAnswer& a,
                          std::int64_t forget_before_ms) override;
 
 private:
+    void add_pruned_credits(std::map<std::string, std::int64_t>& out, std::int64_t since_ms);
     PgQueueStore(std::unique_ptr<PgConnection> c, std::string node, double lease);
     std::unique_ptr<PgConnection> c_;
     std::string node_;

@@ -17,6 +17,7 @@
 #include "core/result.hpp"
 #include "ports/idempotency.hpp"
 #include "ports/job_reader.hpp"
+#include "ports/retention.hpp"
 #include "store/durability.hpp"
 
 namespace genq::store {
@@ -57,7 +58,8 @@ public:
     virtual std::vector<Job> in_state(JobState s) = 0;
     // Whether another job already reserved `path` as its output.
     virtual bool output_reserved(std::string_view path, std::string_view except_job) = 0;
-    // Credits charged per key since `since_ms` (0 = ever).
+    // Credits charged per key since `since_ms` (0 = ever, else the start of a UTC day: the
+    // credits of pruned jobs are kept per key and UTC day, so they still count here).
     virtual std::map<std::string, std::int64_t> credits_by_key(std::int64_t since_ms) = 0;
 
     // ---- the limiter's memory ------------------------------------------------------------------
@@ -69,6 +71,19 @@ public:
     virtual void prune_sends(TimePoint before) = 0;
     virtual void save_lockout(std::string_view key, TimePoint until) = 0;
     virtual TimePoint lockout(std::string_view key) = 0;
+
+    // ---- retention (ports/retention.hpp) -----------------------------------------------------
+    // Deletes at most q.limit finished jobs (final state, finished before q.finished_before_ms),
+    // their events and the inputs no remaining job references, in one short transaction. A job
+    // that is not final is never deleted; result files are never touched. Returns what went.
+    virtual ports::PruneCount prune_finished(const ports::PruneQuery& q) = 0;
+    // What prune_finished would delete, with no limit; changes nothing.
+    virtual ports::PruneCount count_prunable(const ports::PruneQuery& q) = 0;
+    // Idempotency answers remembered before `before_ms`; returns how many went.
+    virtual std::int64_t forget_answers(std::int64_t before_ms) = 0;
+    // Gives back the log space a sweep used: SQLite checkpoints its WAL and truncates it; the
+    // shared store leaves that to PostgreSQL (autovacuum, its own checkpoints).
+    virtual void checkpoint() = 0;
 
     // ---- the poll planner's memory: one opaque text blob per kind ---------------------------
     virtual std::vector<std::pair<std::string, std::string>> load_planner_state() = 0;

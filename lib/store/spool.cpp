@@ -65,6 +65,10 @@ Result<std::string> Spool::put(std::string_view bytes, bool durable) {
     return sha;
 }
 
+bool Spool::remove(const std::string& sha256) const {
+    return ::unlink(path(sha256).c_str()) == 0;
+}
+
 Result<std::string> Spool::read(const std::string& sha256) const {
     return read_file(path(sha256), 64 * 1024 * 1024);
 }

@@ -18,6 +18,8 @@ public:
     // Makes every earlier put durable: one syncfs() of the spool's file system.
     Status sync();
     Result<std::string> read(const std::string& sha256) const;
+    // Deletes the file of `sha256`; false if it was not there (or could not be removed).
+    bool remove(const std::string& sha256) const;
     std::string path(const std::string& sha256) const { return dir_ + "/" + sha256; }
 
 private:

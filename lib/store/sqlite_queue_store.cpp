@@ -3,6 +3,7 @@
 #include "store/database.hpp"
 #include "store/job_store.hpp"
 #include "store/migrations.hpp"
+#include "store/pruner.hpp"
 #include "store/send_log.hpp"
 #include "store/spool.hpp"
 
@@ -13,8 +14,10 @@ struct SqliteQueueStore::Parts {
     JobStore jobs;
     SendLog sends;
     Spool spool;
+    Pruner pruner;
     Parts(std::unique_ptr<Database> d, std::string spool_dir)
-        : db(std::move(d)), jobs(*db), sends(*db), spool(std::move(spool_dir)) {}
+        : db(std::move(d)), jobs(*db), sends(*db), spool(std::move(spool_dir)),
+          pruner(*db, spool) {}
 };
 
 Result<std::unique_ptr<SqliteQueueStore>> SqliteQueueStore::open(const std::string& state_dir) {
@@ -77,8 +80,21 @@ bool SqliteQueueStore::output_reserved(std::string_view path, std::string_view e
     return p_->jobs.output_reserved(path, except_job);
 }
 std::map<std::string, std::int64_t> SqliteQueueStore::credits_by_key(std::int64_t since_ms) {
-    return p_->jobs.credits_by_key(since_ms);
+    auto out = p_->jobs.credits_by_key(since_ms);
+    p_->pruner.add_pruned_credits(out, since_ms);
+    return out;
 }
+
+ports::PruneCount SqliteQueueStore::prune_finished(const ports::PruneQuery& q) {
+    return p_->pruner.prune(q);
+}
+ports::PruneCount SqliteQueueStore::count_prunable(const ports::PruneQuery& q) {
+    return p_->pruner.count(q);
+}
+std::int64_t SqliteQueueStore::forget_answers(std::int64_t before_ms) {
+    return p_->pruner.forget_answers(before_ms);
+}
+void SqliteQueueStore::checkpoint() { p_->pruner.checkpoint(); }
 
 void SqliteQueueStore::record_send(std::string_view key, TimePoint t) { p_->sends.record(key, t); }
 void SqliteQueueStore::flush_sends() { p_->sends.flush(); }

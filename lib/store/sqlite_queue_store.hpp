@@ -51,6 +51,11 @@ public:
     void save_pauses(const std::vector<std::string>& scopes) override;
     std::vector<std::string> load_pauses() override;
 
+    ports::PruneCount prune_finished(const ports::PruneQuery& q) override;
+    ports::PruneCount count_prunable(const ports::PruneQuery& q) override;
+    std::int64_t forget_answers(std::int64_t before_ms) override;
+    void checkpoint() override;
+
     std::optional<ports::RememberedAnswer> find_answer(std::string_view key,
                                                        std::int64_t since_ms) override;
     void remember_answer(std::string_view key, const ports::RememberedAnswer& a,

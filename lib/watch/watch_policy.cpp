@@ -145,6 +145,15 @@ std::string duplicate_text(std::string_view name, std::string_view job_id,
            "`, or rename the file.\n";
 }
 
+std::string pruned_duplicate_text(std::string_view name, std::string_view job_id) {
+    return std::string(name) +
+           " was not queued: a file with this name and exactly this content was already "
+           "turned into job " +
+           std::string(job_id) +
+           ", which has since been pruned from genq's history ([retention] finished_jobs).\n\n"
+           "To run it again, rename the file.\n";
+}
+
 std::string job_failure_text(std::string_view name, const Job& job) {
     std::string out = std::string(name) + ": job " + job.id + " ";
     if (job.state == JobState::canceled)

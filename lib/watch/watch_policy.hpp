@@ -56,6 +56,9 @@ bool is_input_refusal(std::string_view error_code);
 std::string refusal_text(std::string_view name, const Error& why);
 std::string duplicate_text(std::string_view name, std::string_view job_id,
                            JobState job_state);
+// The same for a job that has since been pruned ([retention] finished_jobs): the record of the
+// file outlives the job, so the file is still never turned into a second job.
+std::string pruned_duplicate_text(std::string_view name, std::string_view job_id);
 // For a failed or canceled job; names the provider's error when the provider answered.
 std::string job_failure_text(std::string_view name, const Job& job);
 

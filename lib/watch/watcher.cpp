@@ -304,6 +304,13 @@ struct Watcher::Impl {
     void known(WatchRecord rec) {
         const std::string from = join(rec.dir, rec.name);
         auto job = rec.job_id.empty() ? std::nullopt : jobs.get(rec.job_id);
+        if (!job && !rec.job_id.empty() && rec.place != Place::processing) {
+            spdlog::info("watch: {} is a duplicate of job {}, since pruned; moved to failed/",
+                         from, rec.job_id);
+            (void)move_into(rec.dir, from, rec.name, Place::failed,
+                            pruned_duplicate_text(rec.name, rec.job_id));
+            return;
+        }
         if (!job) {
             spdlog::warn("watch: {} matches a record without a job; left in place", from);
             return;

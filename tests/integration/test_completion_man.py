@@ -144,7 +144,8 @@ def config_keys():
     """{table: [keys]} the config parser accepts, from its own tables in lib/core/config.cpp."""
     text = (SOURCE / "lib/core/config.cpp").read_text()
     tables = {"Top": "", "Api": "api", "Key": "keys", "Limits": "limits", "Retry": "retry",
-              "Watch": "watch", "Budget": "budget", "Http": "http", "Store": "store"}
+              "Watch": "watch", "Budget": "budget", "Http": "http", "Store": "store",
+              "Retention": "retention"}
     found = dict(re.findall(r"const Names k(\w+)Keys = \{([^}]*)\};", text))
     assert set(found) >= set(tables), found.keys()  # the parser's layout changed: update here
     assert set(found) <= set(tables), "a new table %s: document it in genq.toml(5) and add it" \

@@ -197,6 +197,109 @@ void check_send_log(QueueStore& s) {
     CHECK(s.sends_since("other", 0).empty());
 }
 
+// Retention: finished jobs older than the cut-off go with their events and the inputs nothing
+// else uses, in batches; unfinished jobs and inputs still used stay; credits keep counting.
+Job finished_job(const std::string& name, JobState state, std::int64_t finished_at,
+                 const std::string& input, const std::string& mask = "", int cost = 0) {
+    Job j = make_job(name);
+    j.state = state;
+    j.finished_at = finished_at;
+    j.updated_at = finished_at;
+    j.input_sha256 = input;
+    j.mask_sha256 = mask;
+    j.key_name = "main";
+    j.cost = cost;
+    return j;
+}
+
+std::int64_t day_start(std::int64_t ms) { return ms - ms % 86400000; }
+
+void check_retention(QueueStore& s) {
+    auto put = [&](const std::string& text) {
+        auto sha = s.put_input(text, true);
+        REQUIRE(sha.ok());
+        return *sha;
+    };
+    std::string shared = put("used by an old job and a queued one");
+    std::string only_old = put("used by an old failed job only");
+    std::string mask = put("the old failed job's mask");
+    std::string recent_in = put("used by a recent job");
+    std::int64_t t = now_ms();
+    Job old_ok = finished_job("old-ok", JobState::succeeded, t - 200000, shared, "", 20);
+    Job old_failed = finished_job("old-failed", JobState::failed, t - 100000, only_old, mask);
+    Job recent = finished_job("recent", JobState::succeeded, t - 1000, recent_in, "", 5);
+    Job queued = make_job("queued");
+    queued.input_sha256 = shared;
+    // Not final, whatever its finished_at says (a stale value must never make it prunable).
+    Job running = finished_job("running", JobState::running, t - 300000, recent_in);
+    s.insert({old_ok, old_failed, recent, queued, running}, "accepted");
+    Job moved = *s.get(old_ok.id);  // a second event for one of them
+    CHECK(s.transition(moved, JobState::succeeded, "again", Durability::full, t - 200000));
+    auto total_before = s.credits_by_key(0)["main"];
+    auto day_before = s.credits_by_key(day_start(t - 200000))["main"];
+
+    ports::PruneQuery q;
+    q.finished_before_ms = t - 10000;
+    q.limit = 1;
+    auto would = s.count_prunable(q);
+    CHECK(would.jobs == 2);
+    CHECK(would.events == 3);
+    CHECK(would.inputs == 2);  // only_old and mask; shared is still the queued job's
+    CHECK(s.get(old_ok.id));   // a count changes nothing
+    CHECK(s.events(old_ok.id).size() == 2);
+
+    ports::PruneQuery failed_only = q;
+    failed_only.states = {JobState::canceled};
+    CHECK(s.prune_finished(failed_only).jobs == 0);  // no old canceled job
+    CHECK(s.get(old_ok.id));
+
+    ports::PruneCount sum;
+    auto first = s.prune_finished(q);  // the oldest first, one per call
+    CHECK(first.jobs == 1);
+    CHECK_FALSE(s.get(old_ok.id));
+    CHECK(s.get(old_failed.id));
+    sum += first;
+    sum += s.prune_finished(q);
+    auto last = s.prune_finished(q);
+    CHECK(last.jobs == 0);
+    sum += last;
+    CHECK(sum.jobs == 2);
+    CHECK(sum.events == 3);
+    CHECK(sum.inputs == 2);
+    CHECK_FALSE(s.get(old_failed.id));
+    CHECK(s.events(old_ok.id).empty());
+    CHECK(s.events(old_failed.id).empty());
+    CHECK(s.get(recent.id));
+    CHECK(s.get(queued.id));
+    CHECK(s.get(running.id));
+    CHECK(s.events(queued.id).size() == 1);
+    CHECK(s.read_input(shared).ok());
+    CHECK(s.read_input(recent_in).ok());
+    CHECK_FALSE(s.read_input(only_old).ok());
+    CHECK_FALSE(s.read_input(mask).ok());
+    // The pruned job's credits still count, in its day and in the total.
+    CHECK(s.credits_by_key(0)["main"] == total_before);
+    CHECK(s.credits_by_key(day_start(t - 200000))["main"] == day_before);
+    CHECK(s.count_prunable(q).jobs == 0);
+
+    ports::PruneQuery everything;
+    everything.finished_before_ms = t + 1;
+    everything.limit = 100;
+    everything.states = {JobState::succeeded, JobState::queued};  // queued is ignored
+    CHECK(s.prune_finished(everything).jobs == 1);  // recent
+    CHECK(s.get(queued.id));
+    CHECK(s.get(running.id));
+    CHECK(s.read_input(recent_in).ok());  // still the running job's
+    CHECK(s.credits_by_key(0)["main"] == total_before);
+    s.checkpoint();
+
+    s.remember_answer("k-old", {"h", "{}", t - 2 * 86400000LL}, 0);
+    s.remember_answer("k-new", {"h", "{}", t}, 0);
+    CHECK(s.forget_answers(t - 86400000LL) == 1);
+    CHECK_FALSE(s.find_answer("k-old", 0));
+    CHECK(s.find_answer("k-new", 0));
+}
+
 // Pauses: the saved set is replaced, never merged; "" (the whole queue) is a scope like a key.
 void check_pauses(QueueStore& s) {
     CHECK(s.load_pauses().empty());
@@ -270,6 +373,7 @@ void run_contract(const std::function<std::unique_ptr<QueueStore>()>& fresh) {
     SUBCASE("listing") { check_listing(*fresh()); }
     SUBCASE("inputs") { check_inputs(*fresh()); }
     SUBCASE("send log") { check_send_log(*fresh()); }
+    SUBCASE("retention") { check_retention(*fresh()); }
     SUBCASE("pauses") { check_pauses(*fresh()); }
 }
 

@@ -1,0 +1,44 @@
+// Retention for the embedded store: deletes finished jobs, their events and the spool files no
+// remaining job uses, in short transactions of a bounded number of jobs, so the event loop is
+// never held for long; keeps the credits of what it deleted per key and UTC day (the daily
+// budget and the totals in /v1/status go on counting them); checkpoints the WAL after a sweep.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ports/retention.hpp"
+
+namespace genq::store {
+
+class Database;
+class Spool;
+
+class Pruner {
+public:
+    Pruner(Database& db, Spool& spool) : db_(db), spool_(spool) {}
+
+    ports::PruneCount prune(const ports::PruneQuery& q);
+    ports::PruneCount count(const ports::PruneQuery& q);
+    std::int64_t forget_answers(std::int64_t before_ms);
+    // PRAGMA wal_checkpoint(TRUNCATE): genqd is the database's only connection, so the
+    // checkpoint never waits for a reader, copies every frame back and leaves a WAL of 0 bytes.
+    void checkpoint();
+    // Adds the credits of pruned jobs finished in UTC days starting at or after `since_ms`.
+    void add_pruned_credits(std::map<std::string, std::int64_t>& out, std::int64_t since_ms);
+
+private:
+    struct Doomed {
+        std::string id;
+        std::string key;
+        std::int64_t cost = 0;
+        std::int64_t finished_at = 0;
+    };
+    ports::PruneCount delete_jobs(const std::vector<Doomed>& doomed);
+    bool input_used(const std::string& sha);
+    Database& db_;
+    Spool& spool_;
+};
+
+}  // namespace genq::store

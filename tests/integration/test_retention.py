@@ -1,0 +1,188 @@
+"""Retention (issue 14): finished jobs, their events and the spool files nothing else uses are
+pruned after [retention] finished_jobs by the daemon's sweeper, and on demand by genqctl purge;
+jobs that are not finished and result files are never touched; a reload applies a new age."""
+
+import json
+import os
+import sqlite3
+import subprocess
+import time
+
+from genqtest import BIN_DIR, GENQD, FakeApi, Genqd, run_tests, sha256_file, write_images
+
+FINAL = ("succeeded", "failed", "canceled")
+# Video jobs stay running (a generation of 10 min); remove-background and erase end at once.
+FAKE = dict(limit=50, window=1, lockout=2, poll_interval=0.2, gen_time=600)
+SYNC = ["--kind", "remove-background"]  # synchronous: ends at once
+
+
+def retention(age, every="1s"):
+    return '[retention]\nfinished_jobs = "%s"\nsweep_every = "%s"\n' % (age, every)
+
+
+def wait_for(what, cond, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def listed(d):
+    return {j["id"]: j for j in d.get_json("/v1/jobs?limit=1000")["jobs"]}
+
+
+def events_in_db(d, job_id):
+    db = sqlite3.connect("file:%s?mode=ro" % (d.state / "genq.db"), uri=True, timeout=10)
+    try:
+        return db.execute("SELECT count(*) FROM job_events WHERE job_id=?", (job_id,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+def spool(d, sha):
+    return d.state / "spool" / sha
+
+
+def images(tmp):
+    """Four 256x256 images and a mask, each different content."""
+    paths = write_images(tmp / "in", 4, width=256, height=256, prefix="r")
+    mask = write_images(tmp / "mask", 1, width=256, height=256, prefix="m")[0]
+    return paths, mask
+
+
+def test_sweeper_prunes_finished_jobs_only(tmp):
+    (a, b, c, _), mask = images(tmp)
+    video = write_images(tmp / "video", 1, prefix="v")[0]
+    with FakeApi(BIN_DIR, tmp / "fake", **FAKE) as api:
+        d = Genqd(tmp / "d", api, extra=retention("2s"))
+        with d:
+            running = d.submit([video])[0]
+            wait_for("the video job to run", lambda: d.job(running)["state"] == "running")
+            done = d.submit([a, b], "--kind", "erase", "--mask", str(mask))
+            jobs = d.wait_all(done)
+            assert [j["state"] for j in jobs] == ["succeeded", "succeeded"], jobs
+            outputs = [j["output"] for j in jobs]
+            credits = d.get_json("/v1/status")["keys"][0]["credits_total"]
+            assert credits > 0
+            d.ctl("pause", check=0)
+            queued = d.submit([a], *SYNC)[0]  # same content as done[0]: its spool file stays
+            sha_a, sha_b = (d.job(i)["input"]["sha256"] for i in done)
+            sha_mask = sha256_file(mask)
+            assert spool(d, sha_b).exists() and spool(d, sha_mask).exists()
+
+            wait_for("the finished jobs to be pruned", lambda: not set(done) & set(listed(d)))
+            for i in done:
+                status, _ = d.request("GET", "/v1/jobs/%s/events" % i)
+                assert status == 404, status
+                assert events_in_db(d, i) == 0
+            wait_for("b's spool file to go", lambda: not spool(d, sha_b).exists())
+            assert not spool(d, sha_mask).exists()          # nothing else used the mask
+            assert spool(d, sha_a).exists()                 # the queued job still uses it
+            assert spool(d, d.job(running)["input"]["sha256"]).exists()
+            assert all(p and os.path.exists(p) for p in outputs), outputs  # results stay
+            assert d.job(running)["state"] == "running"
+            assert d.job(queued)["state"] == "queued"
+            assert events_in_db(d, queued) >= 1
+            # The pruned jobs' credits still count.
+            assert d.get_json("/v1/status")["keys"][0]["credits_total"] == credits
+            assert "retention: pruned" in d.log()
+            # Later sweeps keep the unfinished jobs too.
+            sweeps = d.log().count("retention: ")  # one line per sweep (debug when idle)
+            wait_for("two more sweeps", lambda: d.log().count("retention: ") >= sweeps + 2)
+            assert set(listed(d)) == {running, queued}
+
+
+def test_purge_on_demand(tmp):
+    (a, b, c, _), mask = images(tmp)
+    with FakeApi(BIN_DIR, tmp / "fake", **FAKE) as api:
+        with Genqd(tmp / "d", api) as d:  # default retention: a month
+            done = d.submit([a, b], *SYNC)
+            assert [j["state"] for j in d.wait_all(done)] == ["succeeded"] * 2
+            d.ctl("pause", check=0)
+            canceled = d.submit([c], *SYNC)[0]
+            d.ctl("cancel", canceled, check=0)
+            queued = d.submit([c], *SYNC)[0]  # same content as the canceled job
+            before = listed(d)
+            assert len(before) == 4
+            shas = [d.job(i)["input"]["sha256"] for i in done + [canceled]]
+
+            # Without --older-than: the configured month, so nothing yet.
+            r = d.ctl("purge", "--dry-run", "--json", check=0)
+            assert json.loads(r.stdout)["removed"]["jobs"] == 0, r.stdout
+            r = d.ctl("purge", "--older-than", "0", "--dry-run", "--json", check=0)
+            would = json.loads(r.stdout)
+            assert would["dry_run"] is True
+            assert would["removed"]["jobs"] == 3, would
+            assert would["removed"]["events"] >= 3 * 2, would
+            assert would["removed"]["inputs"] == 2, would  # c is still the queued job's
+            assert listed(d).keys() == before.keys()         # a dry run changes nothing
+            assert all(spool(d, s).exists() for s in shas)
+
+            r = d.ctl("purge", "--older-than", "0", "--state", "canceled", check=0)
+            assert r.stdout.startswith("removed 1 job(s)"), r.stdout
+            assert canceled not in listed(d)
+            r = d.ctl("purge", "--older-than", "0", "--json", check=0)
+            got = json.loads(r.stdout)["removed"]
+            assert got["jobs"] == 2 and got["inputs"] == 2, got
+            assert set(listed(d)) == {queued}
+            assert not spool(d, shas[0]).exists() and not spool(d, shas[1]).exists()
+            assert spool(d, shas[2]).exists()
+
+            # Refusals: a bad duration and a state that is not final.
+            r = d.ctl("purge", "--older-than", "3x")
+            assert r.returncode == 2 and "30d" in r.stderr, (r.returncode, r.stderr)
+            r = d.ctl("purge", "--state", "running")
+            assert r.returncode == 2, (r.returncode, r.stderr)
+            status, body = d.request("POST", "/v1/purge?state=running")
+            assert status == 422 and b"only finished jobs" in body, (status, body)
+            status, body = d.request("POST", "/v1/purge?older_than=-1d")
+            assert status == 422 and b"older_than" in body, (status, body)
+            assert set(listed(d)) == {queued}
+
+
+def test_watched_file_stays_a_duplicate_after_its_job_is_pruned(tmp):
+    (a, _, _, _), _ = images(tmp)
+    inbox = tmp / "inbox"
+    inbox.mkdir()
+    with FakeApi(BIN_DIR, tmp / "fake", **FAKE) as api:
+        w = {"dir": str(inbox), "kind": "remove-background"}
+        with Genqd(tmp / "d", api, watches=[w], extra=retention("2s")) as d:
+            (inbox / "cat.png").write_bytes(a.read_bytes())
+            wait_for("done/cat.png", lambda: (inbox / "done" / "cat.png").exists())
+            wait_for("the job to be pruned", lambda: not listed(d))
+            (inbox / "cat.png").write_bytes(a.read_bytes())  # the same name and content again
+            note = inbox / "failed" / "cat.png.error.txt"
+            wait_for("failed/cat.png.error.txt", note.exists)
+            assert "since been pruned" in note.read_text(), note.read_text()
+            assert (inbox / "failed" / "cat.png").exists()
+            assert not listed(d)  # never a second job for the same file
+
+
+def test_config_check_and_reload(tmp):
+    (a, _, _, _), _ = images(tmp)
+    with FakeApi(BIN_DIR, tmp / "fake", **FAKE) as api:
+        d = Genqd(tmp / "d", api, start=False)
+        good = d.config.read_text()
+        d.config.write_text(good + retention("3x"))
+        r = subprocess.run([str(GENQD), "--config", str(d.config), "--check-config"], env=d.env,
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2, (r.returncode, r.stderr)
+        assert "retention.finished_jobs" in r.stderr and "\"30d\"" in r.stderr, r.stderr
+        d.config.write_text(good)
+        d.start()
+        with d:
+            job = d.submit([a], *SYNC)[0]
+            assert d.wait_all([job])[0]["state"] == "succeeded"
+            assert job in listed(d)  # the default month keeps it; a reload to 1 s prunes it
+            d.config.write_text(good + retention("1s"))
+            d.ctl("reload", check=0)
+            wait_for("the job to be pruned after the reload", lambda: job not in listed(d))
+
+
+if __name__ == "__main__":
+    run_tests([test_sweeper_prunes_finished_jobs_only, test_purge_on_demand,
+               test_watched_file_stays_a_duplicate_after_its_job_is_pruned,
+               test_config_check_and_reload])
