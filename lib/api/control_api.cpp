@@ -109,7 +109,9 @@ int status_for(const std::string& code) {
     if (code == "bad_multipart" || code == "bad_request") return 400;
     if (code.rfind("invalid_", 0) == 0) return 422;
     if (code == "payload_too_large" || code == "too_large") return 413;
-    if (code == "no_space" || code == "io_error" || code == "state_disk_full") return 503;
+    if (code == "no_space" || code == "io_error" || code == "state_disk_full" ||
+        code == "unavailable")
+        return 503;
     return 500;
 }
 

@@ -7,6 +7,7 @@
 #include "core/clock.hpp"
 #include "core/job_state.hpp"
 #include "sched/retention_sweeper.hpp"
+#include "store/database.hpp"
 #include "store/queue_store.hpp"
 
 namespace genq::app {
@@ -22,17 +23,38 @@ struct RetentionDriver::Impl {
     const Clock& clock;
     sched::RetentionSweeper sweeper;
     bool stopped = false;
+    TimePoint retry_at = 0;  // after a sweep the store could not take (full disk, database down)
 
     void arm() {
         if (stopped) return;
-        double wait = std::max(0.0, sweeper.next_at() - clock.now());
+        double wait = std::max(0.0, std::max(sweeper.next_at(), retry_at) - clock.now());
         timer.expires_after(std::chrono::microseconds(static_cast<std::int64_t>(wait * 1e6)));
         timer.async_wait([this](const boost::system::error_code& ec) {
             if (ec) return;  // canceled: stopped or re-armed by a reload
-            tick();
+            guarded_tick();
             arm();
         });
     }
+
+    // Pruning is housekeeping: a store that cannot take it now (no space for the WAL, a shared
+    // store unreachable) is asked again a minute later; other database failures stop genqd as
+    // everywhere else.
+    void guarded_tick() {
+        try {
+            tick();
+        } catch (const store::DiskFullError& e) {
+            put_off("the state disk is full", e.what());
+        } catch (const store::DbUnavailable& e) {
+            put_off("the shared store is unreachable", e.what());
+        }
+    }
+
+    void put_off(const char* why, const char* what) {
+        spdlog::warn("retention: {} ({}); trying again in {:.0f} s", why, what, kRetryAfter);
+        retry_at = clock.now() + kRetryAfter;
+    }
+
+    static constexpr double kRetryAfter = 60;
 
     void tick() {
         TimePoint t = clock.now();
@@ -80,6 +102,18 @@ Result<ports::PurgeResult> RetentionDriver::purge(const ports::PurgeRequest& r) 
             return Error{"invalid_param", "state: only finished jobs can be purged (succeeded, "
                                           "failed, canceled); got " +
                                               std::string(to_string(s))};
+    try {
+        return purge_now(r);
+    } catch (const store::DiskFullError& e) {
+        return Error{"state_disk_full", std::string("purge: the state disk is full (") +
+                                            e.what() + "); free space there and try again"};
+    } catch (const store::DbUnavailable& e) {
+        return Error{"unavailable", std::string("purge: the shared store is unreachable (") +
+                                        e.what() + ")"};
+    }
+}
+
+Result<ports::PurgeResult> RetentionDriver::purge_now(const ports::PurgeRequest& r) {
     auto& i = *impl_;
     double age = r.older_than_s.value_or(i.sweeper.config().finished_jobs);
     if (!r.older_than_s && age <= 0)

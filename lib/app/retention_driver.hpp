@@ -36,6 +36,7 @@ public:
     Result<ports::PurgeResult> purge(const ports::PurgeRequest& r) override;
 
 private:
+    Result<ports::PurgeResult> purge_now(const ports::PurgeRequest& r);
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
