@@ -80,6 +80,7 @@ struct Engine::Impl {
     bool running = false;
     bool stopping = false;
     bool dirty = false;
+    bool pauses_unsaved = false;
     bool db_down = false;  // the shared store did not answer the last dispatcher turn
     int tasks = 0;
     std::function<void()> on_stopped;
@@ -195,6 +196,12 @@ struct Engine::Impl {
         }
     }
 
+    // A pause or resume acts at once; on a full disk it is saved once space returns (a restart
+    // before then forgets it).
+    void save_pauses() {
+        pauses_unsaved = !guarded("the pauses", [&] { remember_pauses(store, machine); });
+    }
+
     void no_space(const std::string& what) {
         machine.set_store_full(true);
         if (disk) disk->no_space(what);
@@ -202,6 +209,7 @@ struct Engine::Impl {
 
     // The state disk has room again: what waited is written, in order, then new work goes.
     void space_returned() {
+        if (pauses_unsaved) save_pauses();
         perform(machine.store_writable());
         queue_changed();
     }
@@ -494,8 +502,16 @@ struct Engine::Impl {
             if (!machine.wants_submissions(t)) break;
             auto offer = machine.offer(queued, t);
             perform(offer.actions);
-            // What was placed is the machine's now; what is left waits for the next pass.
-            std::erase_if(queued, [&](const Job& j) { return machine.is_active(j.id); });
+            // What was placed is the machine's now; what is left waits for the next pass. The
+            // offer claims in place: a copy left saying `submitting` lost its claim (another
+            // node won it, or a cancel came first) and must never be offered again from that
+            // state, which the store's guard would accept: it goes, and the batch is re-read.
+            std::erase_if(queued, [&](const Job& j) {
+                if (machine.is_active(j.id)) return true;
+                if (j.state == JobState::queued) return false;
+                queued_stale = true;
+                return true;
+            });
             if (offer.more) continue;
             if (offer.placed == 0) {
                 next = std::min(next, t + 1);  // held: requested keys, budget
@@ -801,7 +817,7 @@ Status Engine::pause(const std::string& key) {
     } else if (auto st = i.machine.pause_key(key, true); !st) {
         return st;
     }
-    remember_pauses(i.store, i.machine);
+    i.save_pauses();
     spdlog::info("paused {}", key.empty() ? "all submissions" : "key " + key);
     return ok_status();
 }
@@ -821,7 +837,7 @@ Status Engine::resume(const std::string& key, bool budget) {
         i.machine.pause_all(false);
         if (budget) i.machine.lift_budget();
     }
-    remember_pauses(i.store, i.machine);
+    i.save_pauses();
     spdlog::info("resumed {}", key.empty() ? "all submissions" : "key " + key);
     i.notify();
     return ok_status();
