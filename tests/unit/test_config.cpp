@@ -11,6 +11,7 @@
 #include <doctest/doctest.h>
 
 #include "core/config.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -46,24 +47,7 @@ std::string tmp_socket() {
     return "/tmp/genq-" + std::to_string(::getuid()) + "/genq.sock";
 }
 
-// A fresh directory under /tmp, removed with everything in it at scope exit.
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "genq-config-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::string write(const std::string& name, const std::string& text) const {
-        std::filesystem::path p = path / name;
-        std::ofstream(p) << text;
-        return p.string();
-    }
-};
+using genq::test::TempDir;
 
 }  // namespace
 
@@ -502,7 +486,7 @@ dir = "./inbox"
 
     TEST_CASE("load_config: missing default file, missing explicit file, unreadable, real file") {
         TempDir dir;
-        std::string missing = (dir.path / "nope.toml").string();
+        std::string missing = dir.file("nope.toml");
 
         ConfigLoad load = genq::load_config({missing, true}, home_env());
         CHECK_MESSAGE(load.problems.empty(), all_problems(load));
@@ -514,7 +498,7 @@ dir = "./inbox"
         CHECK(load.problems[0].to_string() == missing + ": cannot read: No such file or directory");
 
         // A directory where the file should be: exists but cannot be read, even at a default path.
-        load = genq::load_config({dir.path.string(), true}, home_env());
+        load = genq::load_config({dir.path, true}, home_env());
         REQUIRE(load.problems.size() == 1);
         CHECK(load.problems[0].reason == "cannot read: Is a directory");
 
@@ -523,7 +507,7 @@ dir = "./inbox"
         CHECK_MESSAGE(load.problems.empty(), all_problems(load));
         CHECK(load.config.file == file);
         CHECK(load.config.log_level == "warn");
-        CHECK(load.config.state_dir == (dir.path / "st").string());
+        CHECK(load.config.state_dir == dir.file("st"));
 
         file = dir.write("bad.toml", "[limits]\nwindow = -1\n");
         load = genq::load_config({file, true}, home_env());
@@ -551,7 +535,7 @@ dir = "./inbox"
         REQUIRE_FALSE(r.ok());
         CHECK(r.error().message == "key \"main\": file " + key.ref + " is empty");
 
-        key.ref = (dir.path / "missing").string();
+        key.ref = dir.file("missing");
         r = genq::load_key_secret(key, {});
         REQUIRE_FALSE(r.ok());
         CHECK(r.error().message ==
@@ -581,7 +565,7 @@ dir = "./inbox"
         TempDir dir;
         dir.write("stability", "sk-from-cred\n");
         KeyConfig key{"cred", KeyConfig::Source::credential, "stability", 1};
-        auto r = genq::load_key_secret(key, {{"CREDENTIALS_DIRECTORY", dir.path.string()}});
+        auto r = genq::load_key_secret(key, {{"CREDENTIALS_DIRECTORY", dir.path}});
         REQUIRE(r.ok());
         CHECK(*r == "sk-from-cred");
 
@@ -591,7 +575,7 @@ dir = "./inbox"
                                      "$CREDENTIALS_DIRECTORY") == 0);
 
         key.ref = "absent";
-        r = genq::load_key_secret(key, {{"CREDENTIALS_DIRECTORY", dir.path.string()}});
+        r = genq::load_key_secret(key, {{"CREDENTIALS_DIRECTORY", dir.path}});
         REQUIRE_FALSE(r.ok());
         CHECK(r.error().message ==
               "key \"cred\": cannot read credential absent: No such file or directory");

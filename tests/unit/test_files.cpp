@@ -10,11 +10,12 @@
 #include <sstream>
 
 #include "core/files.hpp"
+#include "temp_dir.hpp"
 
 TEST_SUITE("files") {
     TEST_CASE("write_file_durably writes a bare file name into the working directory") {
-        char tmpl[] = "/tmp/genq-files-XXXXXX";
-        std::string dir = ::mkdtemp(tmpl);
+        genq::test::TempDir tmp("genq-files");
+        const std::string& dir = tmp.path;
         char before[PATH_MAX];
         REQUIRE(::getcwd(before, sizeof before));
         REQUIRE(::chdir(dir.c_str()) == 0);
@@ -25,6 +26,5 @@ TEST_SUITE("files") {
         std::stringstream text;
         text << in.rdbuf();
         CHECK(text.str() == "video bytes");
-        std::filesystem::remove_all(dir);
     }
 }

@@ -6,17 +6,11 @@
 #include <filesystem>
 
 #include "store/sqlite_queue_store.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/genq-idem-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
+using genq::test::TempDir;
 
 constexpr std::int64_t kDay = 24LL * 3600 * 1000;
 

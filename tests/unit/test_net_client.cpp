@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "net/https_client.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
@@ -167,9 +168,7 @@ struct ClientFixture {
         fs::remove_all(dir);
     }
     static std::string make_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "genq-net-client-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        return tmpl;
+        return genq::test::TempDir::make("genq-net-client");
     }
     ClientOptions options(const std::string& host = "localhost") const {
         ClientOptions o;

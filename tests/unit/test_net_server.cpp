@@ -21,6 +21,7 @@
 
 #include "net/http_server.hpp"
 #include "net/unix_client.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace genq;
@@ -30,9 +31,7 @@ using json = nlohmann::json;
 namespace {
 
 std::string make_temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "genq-net-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    return tmpl;
+    return genq::test::TempDir::make("genq-net");
 }
 
 ServerResponse json_response(int status, json body) {

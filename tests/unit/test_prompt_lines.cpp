@@ -7,6 +7,7 @@
 #include "store/migrations.hpp"
 #include "watch/line_store.hpp"
 #include "watch/prompt_lines.hpp"
+#include "temp_dir.hpp"
 
 using namespace genq;
 using namespace genq::watch;
@@ -46,8 +47,8 @@ TEST_SUITE("watch.prompt_lines") {
 
 TEST_SUITE("watch.line_store") {
     TEST_CASE("lines round-trip; claims find the job they produced") {
-        char tmpl[] = "/tmp/genq-lines-XXXXXX";
-        std::string dir = ::mkdtemp(tmpl);
+        genq::test::TempDir tmp("genq-lines");
+        const std::string& dir = tmp.path;
         {
             auto db = store::Database::open(dir + "/genq.db");
             REQUIRE(db);
@@ -76,6 +77,5 @@ TEST_SUITE("watch.line_store") {
             ls.erase(refused);
             CHECK(!ls.known("/in", "p.txt", "k2"));
         }
-        std::filesystem::remove_all(dir);
     }
 }

@@ -9,17 +9,11 @@
 #include "core/clock.hpp"
 #include "core/ids.hpp"
 #include "store/sqlite_queue_store.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/genq-reader-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
+using genq::test::TempDir;
 
 genq::Job job_at(std::int64_t ms) {
     genq::Job j;

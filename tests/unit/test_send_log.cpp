@@ -8,20 +8,14 @@
 #include "store/database.hpp"
 #include "store/migrations.hpp"
 #include "store/send_log.hpp"
+#include "temp_dir.hpp"
 
 using namespace genq;
 using namespace genq::store;
 
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/genq-sendlog-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
+using genq::test::TempDir;
 
 std::unique_ptr<Database> open_db(const std::string& dir) {
     auto db = Database::open(dir + "/genq.db");

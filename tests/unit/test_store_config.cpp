@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/config.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -71,17 +72,14 @@ TEST_SUITE("store config") {
     }
 
     TEST_CASE("the password file is read like a key file, trimmed; a missing one is named") {
-        char tmpl[] = "/tmp/genq-pgpass-XXXXXX";
-        int fd = ::mkstemp(tmpl);
-        REQUIRE(fd >= 0);
-        REQUIRE(::write(fd, "pw-123\n", 7) == 7);
-        ::close(fd);
+        genq::test::TempDir dir("genq-pgpass");
+        std::string file = dir.write("pgpass", "pw-123\n");
         genq::StoreConfig st;
-        st.password_file = tmpl;
+        st.password_file = file;
         auto pw = genq::load_store_password(st);
         REQUIRE(pw.ok());
         CHECK(*pw == "pw-123");
-        std::remove(tmpl);
+        std::remove(file.c_str());
         auto missing = genq::load_store_password(st);
         REQUIRE_FALSE(missing.ok());
         CHECK(missing.error().message.find("store.password_file") != std::string::npos);

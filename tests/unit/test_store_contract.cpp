@@ -19,6 +19,7 @@
 #include "store/pg_connection.hpp"
 #include "store/pg_queue_store.hpp"
 #include "store/sqlite_queue_store.hpp"
+#include "temp_dir.hpp"
 
 using namespace genq;
 using namespace genq::store;
@@ -29,14 +30,7 @@ const std::vector<Migration>& pg_migrations();  // generated: pg_schema_embed.cp
 
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/genq-contract-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
+using genq::test::TempDir;
 
 Job make_job(const std::string& name, int priority = 0) {
     Job j;

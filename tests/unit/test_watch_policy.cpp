@@ -8,6 +8,7 @@
 #include "store/migrations.hpp"
 #include "watch/watch_policy.hpp"
 #include "watch/watch_store.hpp"
+#include "temp_dir.hpp"
 
 using namespace genq;
 using namespace genq::watch;
@@ -130,8 +131,8 @@ TEST_SUITE("watch.policy") {
 
 TEST_SUITE("watch.store") {
     TEST_CASE("records round-trip and orphan claims find their job") {
-        char tmpl[] = "/tmp/genq-watch-XXXXXX";
-        std::string dir = ::mkdtemp(tmpl);
+        genq::test::TempDir tmp("genq-watch");
+        const std::string& dir = tmp.path;
         {
             auto db = store::Database::open(dir + "/genq.db");
             REQUIRE(db);
@@ -162,6 +163,5 @@ TEST_SUITE("watch.store") {
             ws.erase(r);
             CHECK(!ws.by_job("j1"));
         }
-        std::filesystem::remove_all(dir);
     }
 }
