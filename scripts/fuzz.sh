@@ -33,7 +33,8 @@ flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize=funct
        -fno-sanitize-recover=undefined -I"$root/lib" -I"$root/tests/fuzz")
 # Only the parsers and what they need: no Asio, no database.
 common=(lib/provider/multipart.cpp lib/provider/image_info.cpp lib/provider/response.cpp
-        lib/provider/base64.cpp lib/provider/utf8.cpp lib/core/config.cpp
+        lib/provider/base64.cpp lib/provider/utf8.cpp lib/core/config.cpp lib/core/config_values.cpp
+        lib/core/config_tables.cpp lib/core/config_services.cpp
         lib/provider/image_codec.cpp lib/provider/image_fit.cpp)
 # Objects are built once and shared by all the targets.
 objs=()
