@@ -9,6 +9,7 @@
 #include "store/migrations.hpp"
 #include "store/send_log.hpp"
 #include "temp_dir.hpp"
+#include "test_db.hpp"
 
 using namespace genq;
 using namespace genq::store;
@@ -17,12 +18,7 @@ namespace {
 
 using genq::test::TempDir;
 
-std::unique_ptr<Database> open_db(const std::string& dir) {
-    auto db = Database::open(dir + "/genq.db");
-    REQUIRE(db.ok());
-    REQUIRE(migrate(**db).ok());
-    return std::move(db).value();
-}
+using genq::test::open_db;
 
 std::int64_t rows(Database& db) {
     auto st = db.prepare("SELECT count(*) FROM key_sends");

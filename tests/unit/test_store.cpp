@@ -12,6 +12,7 @@
 #include "store/send_log.hpp"
 #include "store/spool.hpp"
 #include "temp_dir.hpp"
+#include "test_db.hpp"
 
 using namespace genq;
 using namespace genq::store;
@@ -20,12 +21,7 @@ namespace {
 
 using genq::test::TempDir;
 
-std::unique_ptr<Database> open_db(const std::string& dir) {
-    auto db = Database::open(dir + "/genq.db");
-    REQUIRE(db.ok());
-    REQUIRE(migrate(**db).ok());
-    return std::move(db).value();
-}
+using genq::test::open_db;
 
 Job make_job(const std::string& name, int priority = 0) {
     Job j;
