@@ -5,10 +5,10 @@
 
 #include "core/listen_address.hpp"
 #include "core/unavailable.hpp"
+#include "net/http_text.hpp"
+#include "net/unix_socket_file.hpp"
 
 #include <fcntl.h>
-#include <grp.h>
-#include <openssl/crypto.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -49,41 +49,11 @@ using TcpProto = asio::ip::tcp;
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
+using namespace detail;
+
 std::chrono::steady_clock::duration seconds(double s) {
     return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
         std::chrono::duration<double>(s));
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// Invalid escapes are kept verbatim: a handler then sees an unknown path and answers 404.
-std::string percent_decode(std::string_view in, bool plus_is_space) {
-    std::string out;
-    out.reserve(in.size());
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        char c = in[i];
-        if (c == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 &&
-            hex_value(in[i + 2]) >= 0) {
-            out += static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
-            i += 2;
-        } else if (c == '+' && plus_is_space) {
-            out += ' ';
-        } else {
-            out += c;
-        }
-    }
-    return out;
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
 }
 
 ServerResponse json_error(int status, const std::string& message, const std::string& code) {
@@ -91,51 +61,6 @@ ServerResponse json_error(int status, const std::string& message, const std::str
     r.status = status;
     r.body = error_body(code, message);
     return r;
-}
-
-bool constant_time_equal(std::string_view a, std::string_view b) {
-    // The length of a bearer token is no secret worth hiding; its bytes are.
-    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-// ---- Range requests ------------------------------------------------------------------------
-
-struct ByteRange {
-    enum Kind { whole, partial, unsatisfiable } kind = whole;
-    std::uint64_t first = 0;
-    std::uint64_t last = 0;  // inclusive
-};
-
-std::optional<std::uint64_t> parse_u64(std::string_view s) {
-    std::uint64_t v = 0;
-    if (s.empty()) return std::nullopt;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-    return v;
-}
-
-// A malformed or multi-range header is ignored (RFC 9110 allows serving the whole file).
-ByteRange parse_range(std::string_view header, std::uint64_t size) {
-    ByteRange r;
-    constexpr std::string_view prefix = "bytes=";
-    if (header.size() <= prefix.size() || lower(header.substr(0, prefix.size())) != prefix ||
-        header.find(',') != std::string_view::npos) {
-        return r;
-    }
-    auto spec = header.substr(prefix.size());
-    while (!spec.empty() && spec.front() == ' ') spec.remove_prefix(1);
-    while (!spec.empty() && spec.back() == ' ') spec.remove_suffix(1);
-    auto dash = spec.find('-');
-    if (dash == std::string_view::npos) return r;
-    auto a = parse_u64(spec.substr(0, dash));
-    auto b = parse_u64(spec.substr(dash + 1));
-    if (!a && b) {  // suffix: the last n bytes
-        if (*b == 0 || size == 0) return {ByteRange::unsatisfiable};
-        return {ByteRange::partial, size - std::min(*b, size), size - 1};
-    }
-    if (!a || (b && *b < *a)) return r;
-    if (*a >= size) return {ByteRange::unsatisfiable};
-    return {ByteRange::partial, *a, b ? std::min(*b, size - 1) : size - 1};
 }
 
 // A file body that serves [offset, offset + length): beast::http::file_body in 1.81 always sends
@@ -387,18 +312,6 @@ asio::awaitable<bool> write_file(State& st, Session<Proto>& s, const ServerReque
     co_return ok;
 }
 
-std::string sse_frame(const std::string& event, const std::string& data) {
-    std::string out = "event: " + event + "\n";
-    std::size_t start = 0;
-    for (;;) {
-        auto nl = data.find('\n', start);
-        out += "data: " + data.substr(start, nl - start) + "\n";
-        if (nl == std::string::npos) break;
-        start = nl + 1;
-    }
-    return out + "\n";
-}
-
 template <class Proto>
 asio::awaitable<bool> write_raw(State& st, Session<Proto>& s, std::string bytes) {
     s.stream.expires_after(seconds(st.opt.body_timeout));
@@ -625,70 +538,6 @@ asio::awaitable<void> accept_loop(std::shared_ptr<State> st,
     }
 }
 
-// ---- Unix socket setup ---------------------------------------------------------------------
-
-Status make_parent_dirs(const std::string& path) {
-    auto slash = path.rfind('/');
-    if (slash == std::string::npos || slash == 0) return ok_status();
-    std::string dir = path.substr(0, slash);
-    for (std::size_t pos = 1; pos <= dir.size(); ++pos) {
-        if (pos != dir.size() && dir[pos] != '/') continue;
-        std::string prefix = dir.substr(0, pos);
-        if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
-            return Error{"io_error", "cannot create " + prefix + ": " + std::strerror(errno)};
-        }
-    }
-    return ok_status();
-}
-
-// True when something accepts connections at `path` (another genqd).
-bool socket_is_live(const std::string& path) {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) return false;
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    bool live = rc == 0 || errno == EAGAIN || errno == EINPROGRESS;  // EAGAIN: backlog full
-    ::close(fd);
-    return live;
-}
-
-Status clear_stale_socket(const std::string& path) {
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) {
-        return ok_status();
-    }
-    if (!S_ISSOCK(st.st_mode)) {
-        return Error{"socket_path", path + " exists and is not a socket"};
-    }
-    if (socket_is_live(path)) {
-        return Error{"socket_in_use", "another genqd is serving on " + path};
-    }
-    spdlog::debug("control: removing stale socket {}", path);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-        return Error{"io_error", "cannot remove stale socket " + path + ": " +
-                                     std::strerror(errno)};
-    }
-    return ok_status();
-}
-
-Status apply_owner(const std::string& path, unsigned mode, const std::string& group) {
-    if (::chmod(path.c_str(), mode) != 0) {
-        return Error{"io_error", "chmod " + path + ": " + std::strerror(errno)};
-    }
-    if (group.empty()) return ok_status();
-    struct group* gr = ::getgrnam(group.c_str());
-    if (gr == nullptr) {
-        return Error{"socket_group", "unknown group '" + group + "' for " + path};
-    }
-    if (::chown(path.c_str(), static_cast<uid_t>(-1), gr->gr_gid) != 0) {
-        return Error{"socket_group", "chown " + path + " to group " + group + ": " +
-                                         std::strerror(errno)};
-    }
-    return ok_status();
-}
-
 // The same parser as the config check (core/listen_address), so what --check-config accepts binds.
 Result<TcpProto::endpoint> parse_host_port(const std::string& host_port) {
     auto parsed = parse_listen_address(host_port, PortZero::allowed);
@@ -823,21 +672,6 @@ void ServerImpl::stop() {
 }
 
 }  // namespace
-
-std::string ServerRequest::query_param(std::string_view name) const {
-    std::string_view rest = query;
-    while (!rest.empty()) {
-        auto amp = rest.find('&');
-        auto pair = rest.substr(0, amp);
-        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-        auto eq = pair.find('=');
-        if (percent_decode(pair.substr(0, eq), true) == name) {
-            return eq == std::string_view::npos ? std::string{}
-                                                : percent_decode(pair.substr(eq + 1), true);
-        }
-    }
-    return {};
-}
 
 Handler sync_handler(std::function<ServerResponse(const ServerRequest&)> f) {
     auto shared = std::make_shared<const std::function<ServerResponse(const ServerRequest&)>>(
