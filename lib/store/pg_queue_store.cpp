@@ -573,15 +573,29 @@ std::map<std::string, std::int64_t> PgQueueStore::counts_by_state() {
     return out;
 }
 
+// The dispatcher reads the ready jobs and then when the next one becomes ready, with the same
+// `now`: both in one round trip (the wake on every row, or alone on a row of NULLs when none is
+// ready), the wake kept for next_queued_wake().
 std::vector<Job> PgQueueStore::next_queued(TimePoint now_s, int limit) {
-    return read_jobs(
-        c_->exec(select_sql("WHERE state='queued' AND not_before_s <= $1 ORDER BY priority DESC, "
-                            "id LIMIT $2"),
-                 {pg_param(offset_.now_to_db(now_s)), pg_param(std::int64_t{limit})}),
-        offset_);
+    static const std::string sql =
+        "SELECT q.*, w.wake FROM (SELECT min(not_before_s) AS wake FROM jobs WHERE "
+        "state='queued' AND not_before_s > $1) w LEFT JOIN LATERAL (" +
+        select_sql("WHERE state='queued' AND not_before_s <= $1 ORDER BY priority DESC, id "
+                   "LIMIT $2") +
+        ") q ON true";
+    auto r = c_->exec(sql, {pg_param(offset_.now_to_db(now_s)), pg_param(std::int64_t{limit})});
+    std::vector<Job> out;
+    TimePoint wake = 0;
+    for (const auto& row : r.rows) {
+        if (row.back()) wake = offset_.deadline_to_node(pg_real(row.back()));
+        if (row[0]) out.push_back(read_row(row, offset_));
+    }
+    wake_ = {now_s, wake};
+    return out;
 }
 
 TimePoint PgQueueStore::next_queued_wake(TimePoint now_s) {
+    if (wake_ && wake_->first == now_s) return wake_->second;
     auto r = c_->exec(
         "SELECT min(not_before_s) FROM jobs WHERE state='queued' AND not_before_s > $1",
         {pg_param(offset_.now_to_db(now_s))});

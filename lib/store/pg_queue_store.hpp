@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "core/clock.hpp"
 #include "store/db_clock_offset.hpp"
@@ -137,6 +138,7 @@ private:
     DbClockOffset offset_;
     std::unordered_map<std::string, Held> held_;   // the jobs this node holds
     std::unordered_set<std::string> never_sent_;   // adopted submitting, no reservation granted
+    std::optional<std::pair<TimePoint, TimePoint>> wake_;  // next_queued's now and the wake
 };
 
 }  // namespace genq::store
