@@ -158,8 +158,10 @@ def test_cancel_and_pause_on_another_node_reach_the_owner(tmp):
                     video_bytes=20000, **FAKE_LIMITS) as api:
         pg.createdb("genq")
         # b has no key "main": the job (which asks for it) can only be a's.
-        with Genqd(tmp / "a", api, keys={"main": 1}, extra=store_table(pg, "a")) as a, \
-                Genqd(tmp / "b", api, keys={"second": 1}, extra=store_table(pg, "b")) as b:
+        budget = "[budget]\ndaily_credits = 100000\n"
+        with Genqd(tmp / "a", api, keys={"main": 1}, extra=store_table(pg, "a") + budget) as a, \
+                Genqd(tmp / "b", api, keys={"second": 1},
+                      extra=store_table(pg, "b") + budget) as b:
             [job_id] = a.submit(write_images(tmp / "in", 1), "--key", "main")
             wait_until("running", lambda: a.job(job_id)["state"] == "running", 60)
             wait_until("a first poll", lambda: api.stats()["polls"] >= 1, 60)
@@ -178,6 +180,11 @@ def test_cancel_and_pause_on_another_node_reach_the_owner(tmp):
             wait_until("a paused", lambda: a.get_json("/v1/status")["paused"], 10)
             b.ctl("resume", check=0)
             wait_until("a resumed", lambda: not a.get_json("/v1/status")["paused"], 10)
+            # And so does lifting today's budget.
+            assert not a.get_json("/v1/status")["budget"]["override"]
+            b.ctl("resume", "--budget", check=0)
+            wait_until("a's budget lifted",
+                       lambda: a.get_json("/v1/status")["budget"]["override"], 10)
 
 
 def test_takeover_by_a_node_whose_clock_is_off_polls_on_time(tmp):
