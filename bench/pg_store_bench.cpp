@@ -68,6 +68,7 @@ void transitions(PgQueueStore& s) {
     std::vector<double> lat;
     for (auto& j : jobs) {
         auto t1 = Steady::now();
+        ++j.attempts;  // a claim counts its attempt
         s.transition(j, JobState::submitting, "claim", Durability::full, now_ms());
         lat.push_back(us_since(t1));
     }
@@ -85,7 +86,7 @@ void reservations(const std::string& url, int nodes, int keys, int limit, double
         auto end = Steady::now() + std::chrono::duration<double>(seconds);
         for (int i = 0; Steady::now() < end; ++i) {
             auto t0 = Steady::now();
-            auto r = s->reserve_send("k" + std::to_string((i + n) % keys), limit, window);
+            auto r = s->reserve_send("k" + std::to_string((i + n) % keys), limit, window, "");
             lat[static_cast<std::size_t>(n)].push_back(us_since(t0));
             ++asked;
             if (r.granted) ++granted;

@@ -9,7 +9,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <spdlog/spdlog.h>
 
 #include "api/control_api.hpp"
@@ -29,6 +31,7 @@
 #include "net/http_server.hpp"
 #include "net/https_client.hpp"
 #include "core/clock.hpp"
+#include "core/offset_clock.hpp"
 #include "store/database.hpp"
 #include "store/migrations.hpp"
 #include "store/pg_queue_store.hpp"
@@ -121,6 +124,26 @@ private:
         return ok_status();
     }
 
+    // The clock the engine and the shared store decide with: the system's, or for the
+    // multi-node tests one off by GENQ_TEST_CLOCK_OFFSET_S seconds (a node whose clock
+    // disagrees with the others'; see core/offset_clock.hpp). Never set it in production.
+    static const Clock& node_clock() {
+        static const OffsetClock* skewed = [] () -> const OffsetClock* {
+            const char* v = std::getenv("GENQ_TEST_CLOCK_OFFSET_S");
+            if (!v || !*v) return nullptr;
+            char* end = nullptr;
+            double s = std::strtod(v, &end);
+            if (*end != '\0' || !std::isfinite(s)) {
+                spdlog::error("GENQ_TEST_CLOCK_OFFSET_S={} is not a number of seconds; ignored", v);
+                return nullptr;
+            }
+            spdlog::warn("GENQ_TEST_CLOCK_OFFSET_S: this node's clock runs {} s off the system's "
+                         "(a test-only setting)", s);
+            return new OffsetClock(system_clock(), s);
+        }();
+        return skewed ? static_cast<const Clock&>(*skewed) : system_clock();
+    }
+
     // The queue in PostgreSQL (SPEC §11); this node's watched folders keep their own table in
     // <state_dir>/watch.db (they are the node's own, as its config is).
     Status open_shared_store() {
@@ -128,7 +151,7 @@ private:
         if (!password) return password.error();
         store_password_ = *password;
         auto pg = store::PgQueueStore::open(
-            {config_.store.url, *password, config_.store.node, config_.store.lease});
+            {config_.store.url, *password, config_.store.node, config_.store.lease, &node_clock()});
         if (!pg) return pg.error();
         spdlog::info("shared store: PostgreSQL, node {}, schema version {}", config_.store.node,
                      (*pg)->schema_version());
@@ -150,7 +173,7 @@ private:
         auto client = net::HttpsClient::create(io_, copts);
         if (!client) return client.error();
         client_ = std::move(*client);
-        engine_ = std::make_unique<Engine>(io_, *store_, *client_, metrics_, system_clock());
+        engine_ = std::make_unique<Engine>(io_, *store_, *client_, metrics_, node_clock());
         if (pg_) {
             engine_->share(*pg_);
             duties_ = std::make_unique<NodeDuties>(io_, *pg_, *engine_);

@@ -201,6 +201,7 @@ Status Engine::resume(const std::string& key, bool budget) {
     if (key.empty()) {
         i.machine.pause_all(false);
         if (budget) i.machine.lift_budget();
+        if (budget && i.shared) i.shared->lift_budget(day_start_ms(i.now()));  // every node
     }
     i.save_pauses();
     spdlog::info("resumed {}", key.empty() ? "all submissions" : "key " + key);

@@ -26,9 +26,12 @@ void Recovery::start() {
 }
 
 void Recovery::take_over(std::vector<Job> jobs) {
-    for (const auto& j : jobs)
+    for (const auto& j : jobs) {
         spdlog::warn("job {}: taken over from a dead node ({}, generation {})", j.id,
                      to_string(j.state), j.remote_id.empty() ? "-" : j.remote_id);
+        // A copy still here is stale (the store had it as another node's): the store's is it.
+        if (e_.machine.is_active(j.id)) e_.actions.perform(e_.machine.forget(j.id));
+    }
     recover_jobs(std::move(jobs));
     e_.dispatcher.queue_changed();
 }
@@ -84,6 +87,11 @@ void Recovery::apply_shared_pauses() {
     bool was = machine.paused();
     machine.pause_all(p.count("") > 0);
     for (const auto& name : machine.keys().names()) (void)machine.pause_key(name, p.count(name) > 0);
+    // `resume --budget` on any node lifts the day on every node.
+    if (!machine.budget_lifted() && e_.shared->budget_lifted(day_start_ms(e_.now()))) {
+        machine.lift_budget();
+        if (machine.budget_lifted()) spdlog::info("today's budget lifted (shared store)");
+    }
     if (was != machine.paused())
         spdlog::info("{} all submissions (shared store)", machine.paused() ? "paused" : "resumed");
     e_.dispatcher.notify();
@@ -98,6 +106,8 @@ void Recovery::recover_jobs(std::vector<Job> jobs) {
         disk.final_exists = !job.output.empty() && ::access(job.output.c_str(), F_OK) == 0;
         disk.temp_exists = ::access(part.c_str(), F_OK) == 0;
         disk.temp_complete = disk.temp_exists && result_file_complete(part);
+        disk.never_sent = e_.shared && job.state == JobState::submitting &&
+                          e_.shared->take_never_sent(job.id);
         found.emplace_back(std::move(job), disk);
     }
     e_.actions.perform(e_.machine.recover(found, e_.now()));

@@ -82,12 +82,13 @@ void RequestDriver::answered(RequestId id, const Reply& reply) {
 asio::awaitable<Result<net::HttpResponse>> RequestDriver::send(RequestId id,
                                                                const std::string& key,
                                                                net::HttpRequest req,
-                                                               std::string part) {
+                                                               std::string part,
+                                                               std::string job_id) {
     req.on_stream_start = [this, id] { e_.machine.on_streaming(id); };
-    std::function<bool()> before = [this, id, key] {
+    std::function<bool()> before = [this, id, key, job_id] {
         TimePoint t = e_.now();
         if (!e_.machine.may_send(id, t)) return false;
-        if (e_.gate) return reserved(id, key, t);
+        if (e_.gate) return reserved(id, key, job_id, t);
         // Written before the bytes go out: a SIGKILL right after the write must not let a
         // restart forget the send and put one request too many into the key's window.
         // Without space the limiter still counts it in memory; only a restart would forget.
@@ -105,8 +106,9 @@ asio::awaitable<Result<net::HttpResponse>> RequestDriver::send(RequestId id,
 
 // On a shared store the slot is taken in the store (every node's sends of the key); a
 // refusal is a fact for the machine, which sends the request again once the key is free.
-bool RequestDriver::reserved(RequestId id, const std::string& key, TimePoint t) {
-    auto d = e_.gate->reserve(key);
+bool RequestDriver::reserved(RequestId id, const std::string& key, const std::string& job_id,
+                             TimePoint t) {
+    auto d = e_.gate->reserve(key, job_id);
     if (e_.shared->reconnects() != e_.seen_reconnects) {
         // Reconnected: nothing goes before the reconcile (a job may be another node's now).
         asio::post(e_.io, [this] {
@@ -122,7 +124,16 @@ bool RequestDriver::reserved(RequestId id, const std::string& key, TimePoint t) 
     }
     if (d.granted) return true;
     e_.machine.on_send_refused(id, d.until, d.locked_out, t);
+    if (d.lost) asio::post(e_.io, [this, job_id] { drop_lost(job_id); });
     return false;
+}
+
+// The store says another node holds the job now (it was taken over while this node stalled):
+// its requests here end, and nothing of it is written from here.
+void RequestDriver::drop_lost(const std::string& job_id) {
+    if (!e_.machine.is_active(job_id)) return;
+    spdlog::warn("job {}: held by another node now (taken over); dropped here", job_id);
+    e_.actions.perform(e_.machine.forget(job_id));
 }
 
 void RequestDriver::start_submit(RequestId id, const std::string& job_id) {
@@ -164,7 +175,7 @@ asio::awaitable<void> RequestDriver::submit(RequestId id, Job job, net::HttpRequ
     bool sync = op->mode == provider::Mode::sync;
     // GCC 12: no temporaries in a co_await statement's arguments; name them first.
     std::string stream_to = sync ? part : std::string();
-    auto res = co_await send(id, job.key_name, std::move(req), stream_to);
+    auto res = co_await send(id, job.key_name, std::move(req), stream_to, job.id);
     answered(id, read_reply(res, *op, job, true, part));
 }
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
@@ -179,7 +190,7 @@ asio::awaitable<void> RequestDriver::poll(RequestId id, std::string job_id) {
     const auto* op = provider::find_operation(snapshot.kind);
     std::string part = e_.outputs.part_path(job_id);
     net::HttpRequest req = poll_request(snapshot, *op, identity(snapshot.key_name));
-    auto res = co_await send(id, snapshot.key_name, std::move(req), part);
+    auto res = co_await send(id, snapshot.key_name, std::move(req), part, job_id);
     if (res || res.error().ec != errc::rate_limited_local) ++e_.metrics.polls;
     auto reply = read_reply(res, *op, snapshot, false, part);
     if (!reply.answered && reply.transport.ec != errc::canceled &&
@@ -196,7 +207,8 @@ asio::awaitable<void> RequestDriver::read_credits(RequestId id, std::string key)
     co_await asio::this_coro::throw_if_cancelled(false);
     net::HttpRequest req = balance_request(identity(key));
     std::string no_file;
-    auto res = co_await send(id, key, std::move(req), no_file);
+    std::string no_job;
+    auto res = co_await send(id, key, std::move(req), no_file, no_job);
     Result<double> credits = read_balance(res);
     if (credits)
         spdlog::info("key {}: balance {} credits", key, *credits);

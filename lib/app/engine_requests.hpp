@@ -43,8 +43,11 @@ private:
     boost::asio::awaitable<Result<net::HttpResponse>> send(sched::RequestId id,
                                                            const std::string& key,
                                                            net::HttpRequest req,
-                                                           std::string part);
-    bool reserved(sched::RequestId id, const std::string& key, TimePoint t);
+                                                           std::string part,
+                                                           std::string job_id);
+    bool reserved(sched::RequestId id, const std::string& key, const std::string& job_id,
+                  TimePoint t);
+    void drop_lost(const std::string& job_id);
     boost::asio::awaitable<void> submit(sched::RequestId id, Job job, net::HttpRequest req);
     boost::asio::awaitable<void> poll(sched::RequestId id, std::string job_id);
     boost::asio::awaitable<void> read_credits(sched::RequestId id, std::string key);

@@ -43,16 +43,21 @@ void SharedSendGate::sample(double seconds, const char* answer) {
     ++m.reservation_count;
 }
 
-SharedSendGate::Decision SharedSendGate::reserve(const std::string& key) {
+SharedSendGate::Decision SharedSendGate::reserve(const std::string& key,
+                                                 const std::string& job_id) {
     auto t0 = std::chrono::steady_clock::now();
     Decision d;
     try {
-        auto r = store_.reserve_send(key, limit_, window_);
-        sample(since(t0), r.granted ? "granted" : r.locked_out ? "locked" : "busy");
+        auto r = store_.reserve_send(key, limit_, window_, job_id);
+        sample(since(t0), r.granted      ? "granted"
+                          : r.lost       ? "lost"
+                          : r.locked_out ? "locked"
+                                         : "busy");
         if (failures_ > 0) spdlog::info("shared store: reachable again; requests resume");
         failures_ = 0;
         d.granted = r.granted;
         d.locked_out = r.locked_out;
+        d.lost = r.lost;
         d.until = clock_.now() + std::max(0.0, r.wait_s) + kEdge;
         return d;
     } catch (const store::DbError& e) {

@@ -26,9 +26,11 @@ public:
         bool granted = false;
         bool locked_out = false;   // a lock-out some node saved after a 429
         bool unreachable = false;  // the store did not answer
+        bool lost = false;         // this node no longer holds the job: drop it, send nothing
         TimePoint until = 0;       // refused: when to try again (this process's clock)
     };
-    Decision reserve(const std::string& key);
+    // `job_id`: the job the request is for ("" = none, a balance read).
+    Decision reserve(const std::string& key, const std::string& job_id);
     // Whether the last reservation reached the store.
     bool reachable() const { return failures_ == 0; }
 

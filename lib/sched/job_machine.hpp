@@ -57,6 +57,7 @@ struct OnDisk {
     bool final_exists = false;   // the reserved output name exists
     bool temp_exists = false;    // the temporary result file exists
     bool temp_complete = false;  // ... and holds a whole result (a complete image or video)
+    bool never_sent = false;     // a shared store knows no byte of the submission went out
 };
 
 // ---- actions -------------------------------------------------------------------------------

@@ -43,6 +43,16 @@ void JobMachine::recover_one(Actions& out, Job job, const OnDisk& disk, TimePoin
         return;
     }
     job.output.clear();
+    if (job.state == JobState::submitting && disk.never_sent) {
+        // Held back by the shared limiter when its node died: nothing was sent, nothing paid.
+        job.wait_reason.clear();
+        job.attempts = std::max(0, job.attempts - 1);
+        commit(out, job, JobState::queued,
+               "recovered: the submission was never sent (the shared limiter held it); attempt "
+               "not counted",
+               now);
+        return;
+    }
     if (job.state == JobState::submitting) {
         job.wait_reason.clear();
         commit(out, job, JobState::queued,

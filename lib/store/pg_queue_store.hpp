@@ -3,9 +3,16 @@
 // so any node can submit any job. Synchronous libpq: each call is one short round trip (see
 // README "Running several nodes" for why, and what the non-blocking version needs).
 #pragma once
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
 
+#include "core/clock.hpp"
+#include "store/db_clock_offset.hpp"
 #include "store/queue_store.hpp"
 #include "store/shared_store.hpp"
 
@@ -18,6 +25,7 @@ struct PgStoreOptions {
     std::string password;  // "" = libpq's own (PGPASSFILE, ~/.pgpass)
     std::string node;      // this node's name: jobs it claims carry it
     double lease = 30;     // seconds without a heartbeat after which a node is dead
+    const Clock* clock = nullptr;  // the node's clock, as its engine sees it (nullptr: system)
 };
 
 class PgQueueStore final : public QueueStore, public SharedStore {
@@ -30,13 +38,20 @@ public:
     const std::string& node() const override;
     double lease() const override { return lease_; }
     int schema_version();
-    // This node's heartbeat row, stamped with the database's clock.
+    // This node's heartbeat row, stamped with the database's clock; it also measures the
+    // offset between that clock and this node's (DbClockOffset).
     void heartbeat() override;
     // The database's clock (seconds since the epoch): the one clock all nodes share.
     TimePoint db_now();
+    const DbClockOffset& clock_offset() const { return offset_; }
 
-    // SharedStore: genq_reserve (schema/pg/0005) in one round trip.
-    SendReservation reserve_send(std::string_view key, int limit, double window) override;
+    // SharedStore: genq_reserve (schema/pg/0005), or for a job's request genq_reserve_job
+    // (pg/0009, which also checks that this node still holds the job), in one round trip.
+    SendReservation reserve_send(std::string_view key, int limit, double window,
+                                 std::string_view job_id) override;
+    bool take_never_sent(std::string_view job_id) override;
+    void lift_budget(std::int64_t day_ms) override;
+    bool budget_lifted(std::int64_t day_ms) override;
     std::vector<Job> take_over_orphans() override;
     std::vector<Job> own_generations() override;
     std::uint64_t reconnects() const override;
@@ -50,6 +65,11 @@ public:
     Result<std::string> read_input(const std::string& sha256) override;
 
     void insert(const std::vector<Job>& jobs, std::string_view detail) override;
+    // Guarded by (state, attempts, owner): a job this node holds must still be held by it
+    // under the claim it adopted it with (node, claim token, attempts as adopted); a job in
+    // another node's hands (a cancel from here) must still be as it was read (node, attempts);
+    // a queued one must still be at the attempt it was read at. A relaxed commit is written
+    // with synchronous_commit off (it survives a killed genqd, not a crash of PostgreSQL).
     bool transition(Job& job, JobState to, std::string_view detail, Durability d,
                     std::int64_t at_ms) override;
     void save_progress(const Job& job, Durability d) override;
@@ -93,11 +113,32 @@ public:
                          std::int64_t forget_before_ms) override;
 
 private:
+    // What this node adopted a job under: the guard of its writes and reservations.
+    struct Held {
+        std::int64_t claim = 0;
+        int attempts = 0;
+    };
+    struct Guard {
+        std::optional<std::string> node;   // nullopt: not checked
+        std::optional<std::int64_t> claim;
+        std::optional<std::int64_t> attempts;
+    };
+    Guard guard_for(const Job& job, JobState to, bool claims) const;
+    void note_written(const Job& before, JobState to, bool ok, std::int64_t claim);
+    // `params`: the statement's parameters from $3 on (pg_connection.hpp's PgParams).
+    std::vector<Job> adopt(const std::string& sql, std::vector<std::optional<std::string>> params);
+    static std::int64_t new_claim();
     void add_pruned_credits(std::map<std::string, std::int64_t>& out, std::int64_t since_ms);
-    PgQueueStore(std::unique_ptr<PgConnection> c, std::string node, double lease);
+    PgQueueStore(std::unique_ptr<PgConnection> c, std::string node, double lease,
+                 const Clock& clock);
     std::unique_ptr<PgConnection> c_;
     std::string node_;
     double lease_;
+    const Clock& clock_;
+    DbClockOffset offset_;
+    std::unordered_map<std::string, Held> held_;   // the jobs this node holds
+    std::unordered_set<std::string> never_sent_;   // adopted submitting, no reservation granted
+    std::optional<std::pair<TimePoint, TimePoint>> wake_;  // next_queued's now and the wake
 };
 
 }  // namespace genq::store

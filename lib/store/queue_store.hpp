@@ -43,7 +43,9 @@ public:
     virtual void insert(const std::vector<Job>& jobs, std::string_view detail) = 0;
     // Writes every mutable field of `job` and moves it to `to` with an event, if the stored state
     // is still `job.state` (a concurrent change wins: false). This is also how a job is claimed
-    // (queued -> submitting with its key). On success job.state == to, job.updated_at = at_ms.
+    // (queued -> submitting with its key); a claim counts its attempt: job.attempts is one more
+    // than stored (the shared store refuses a claim made from an out-of-date copy).
+    // On success job.state == to, job.updated_at = at_ms.
     virtual bool transition(Job& job, JobState to, std::string_view detail, Durability d,
                             std::int64_t at_ms) = 0;
     // Mutable fields without a state change or event (polls, the last poll, a reserved output).

@@ -17,6 +17,7 @@ namespace genq::store {
 struct SendReservation {
     bool granted = false;
     bool locked_out = false;  // refused because the key rests after a 429 some node saw
+    bool lost = false;        // refused because this node no longer holds the request's job
     double wait_s = 0;        // refused: seconds until asking again is worthwhile
     TimePoint at = 0;         // granted: the reserved time; refused: when to ask again (the
                               // store's clock, which all nodes share)
@@ -38,8 +39,19 @@ public:
     // Reserves one request of `key` if fewer than `limit` were reserved in the last `window`
     // seconds by any node and no node saved a lock-out that still holds: under the key's row
     // lock, in one round trip, in the store's clock. Called immediately before a request goes.
-    // Throws DbError when the store cannot be reached (then nothing may be sent).
-    virtual SendReservation reserve_send(std::string_view key, int limit, double window) = 0;
+    // A job's request (`job_id` not empty) is refused as `lost` unless this node still holds
+    // the job under the claim it adopted it with (a node taken over while stalled never sends
+    // for it again). Throws DbError when the store cannot be reached (then nothing may be sent).
+    virtual SendReservation reserve_send(std::string_view key, int limit, double window,
+                                         std::string_view job_id) = 0;
+    // Whether a submitting job this node just adopted (start-up recovery, a takeover) never had
+    // a reservation granted under its last claim: then no byte of that submission went out and
+    // its attempt is given back. Answers once per adoption.
+    virtual bool take_never_sent(std::string_view job_id) = 0;
+    // `genqctl resume --budget` on any node: the UTC day starting at `day_ms` is lifted on
+    // every node (they are told as of a pause).
+    virtual void lift_budget(std::int64_t day_ms) = 0;
+    virtual bool budget_lifted(std::int64_t day_ms) = 0;
     // The submitting and running jobs of nodes silent for the lease, now this node's (atomic:
     // of two nodes looking at once, one gets each job).
     virtual std::vector<Job> take_over_orphans() = 0;

@@ -158,8 +158,10 @@ def test_cancel_and_pause_on_another_node_reach_the_owner(tmp):
                     video_bytes=20000, **FAKE_LIMITS) as api:
         pg.createdb("genq")
         # b has no key "main": the job (which asks for it) can only be a's.
-        with Genqd(tmp / "a", api, keys={"main": 1}, extra=store_table(pg, "a")) as a, \
-                Genqd(tmp / "b", api, keys={"second": 1}, extra=store_table(pg, "b")) as b:
+        budget = "[budget]\ndaily_credits = 100000\n"
+        with Genqd(tmp / "a", api, keys={"main": 1}, extra=store_table(pg, "a") + budget) as a, \
+                Genqd(tmp / "b", api, keys={"second": 1},
+                      extra=store_table(pg, "b") + budget) as b:
             [job_id] = a.submit(write_images(tmp / "in", 1), "--key", "main")
             wait_until("running", lambda: a.job(job_id)["state"] == "running", 60)
             wait_until("a first poll", lambda: api.stats()["polls"] >= 1, 60)
@@ -178,6 +180,54 @@ def test_cancel_and_pause_on_another_node_reach_the_owner(tmp):
             wait_until("a paused", lambda: a.get_json("/v1/status")["paused"], 10)
             b.ctl("resume", check=0)
             wait_until("a resumed", lambda: not a.get_json("/v1/status")["paused"], 10)
+            # And so does lifting today's budget.
+            assert not a.get_json("/v1/status")["budget"]["override"]
+            b.ctl("resume", "--budget", check=0)
+            wait_until("a's budget lifted",
+                       lambda: a.get_json("/v1/status")["budget"]["override"], 10)
+
+
+def test_takeover_by_a_node_whose_clock_is_off_polls_on_time(tmp):
+    # The new owner's clock runs 30 s ahead of the others' and the database's
+    # (GENQ_TEST_CLOCK_OFFSET_S, a test-only setting of genqd), and the stand-in's poll interval
+    # is longer than the lease: the takeover must still keep every poll's distance and every
+    # key's window. (The recovery waits a whole interval from the takeover whatever the last
+    # poll says, and reservations are in the database's clock, so this passes even without the
+    # offset conversion; the conversion itself is checked by the store contract's case "times
+    # shared by nodes are in the database's clock".)
+    poll = 6
+    limits = {"poll_interval": poll}
+    with PgServer(tmp) as pg, \
+            FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0"], gen_time=22, video_bytes=20000,
+                    limit=10, window=1, lockout=2, poll_interval=poll) as api:
+        pg.createdb("genq")
+        a = Genqd(tmp / "a", api, keys={"main": 1}, limits=limits,
+                  extra=store_table(pg, "a", lease=2))
+        b = None
+        try:
+            ids = a.submit(write_images(tmp / "in", 3))
+            wait_until("every job polled", lambda: api.stats()["polls"] >= 3, 60)
+            b = Genqd(tmp / "b", api, keys={"main": 1}, limits=limits,
+                      extra=store_table(pg, "b", lease=2),
+                      env={"GENQ_TEST_CLOCK_OFFSET_S": "30"})
+            polls = api.stats()["polls"]
+            wait_until("another poll by a", lambda: api.stats()["polls"] > polls, 30)
+            a.kill(signal.SIGKILL)  # right after a poll: the next must still keep its distance
+            final = "SELECT count(*) FROM jobs WHERE state NOT IN ('succeeded','failed','canceled')"
+            wait_until("every job final", lambda: pg.psql("genq", final) == "0", 120)
+            jobs = [b.job(i) for i in ids]
+            assert all(j["state"] == "succeeded" for j in jobs), [j["state"] for j in jobs]
+            assert all(j["node"] == "b" for j in jobs), [j["node"] for j in jobs]
+            assert_outputs_match(api, jobs)
+            assert "taken over" in b.log() and "runs 30 s off" in b.log()
+            stats = api.stats()
+            assert stats["early_polls"] == 0, stats
+            assert stats["submits_accepted"] == 3, stats
+            assert window_violations(api.log_entries(), 10, 1.0) == {}
+        finally:
+            a.stop()
+            if b:
+                b.stop()
 
 
 def granted_reservations(node):
@@ -248,4 +298,5 @@ if __name__ == "__main__":
         sys.exit(0)
     run_tests([test_two_nodes_share_one_queue, test_node_killed_mid_run_resumes_its_generations,
                test_three_nodes_two_keys_one_killed_for_good, test_database_restarted_mid_run,
-               test_cancel_and_pause_on_another_node_reach_the_owner])
+               test_cancel_and_pause_on_another_node_reach_the_owner,
+               test_takeover_by_a_node_whose_clock_is_off_polls_on_time])

@@ -356,6 +356,32 @@ TEST_SUITE("job machine: the shared limiter (several nodes on one store)") {
         CHECK(c->to == JobState::running);
         CHECK(c->job.attempts == 1);  // one attempt: the refusal sent nothing
     }
+    TEST_CASE("a submission its dead node never sent is requeued without counting its attempt") {
+        // A job found submitting at start-up or in a takeover: whether bytes went out decides.
+        for (bool never_sent : {true, false}) {
+            CAPTURE(never_sent);
+            JobMachine m{7};
+            MachineSettings s;
+            s.keys = {{"main", 1}};
+            m.configure(s);
+            Job job;
+            job.id = "j1";
+            job.kind = "video";
+            job.state = JobState::submitting;
+            job.key_name = "main";
+            job.attempts = 2;
+            OnDisk disk;
+            disk.never_sent = never_sent;
+            auto acts = m.recover({{job, disk}}, 1000);
+            const Commit* c = find<Commit>(acts);
+            REQUIRE(c);
+            CHECK(c->to == JobState::queued);
+            CHECK(c->job.attempts == (never_sent ? 1 : 2));
+            CHECK((c->detail.find("never sent") != std::string::npos) == never_sent);
+            CHECK(find<SendSubmit>(acts) == nullptr);  // offered again from the queue
+        }
+    }
+
     TEST_CASE("a refused poll keeps its generation and goes once the key is free") {
         Bench b("video");
         b.to_running();

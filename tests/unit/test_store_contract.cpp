@@ -7,12 +7,14 @@
 
 #include <atomic>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <thread>
 
 #include "core/clock.hpp"
+#include "core/offset_clock.hpp"
 #include "core/ids.hpp"
 #include "store/migrations.hpp"
 #include "store/database.hpp"
@@ -175,19 +177,30 @@ void check_inputs(QueueStore& s) {
     CHECK_FALSE(s.read_input(std::string(64, '0')).ok());
 }
 
+// A time read back from a shared store may lean later by its clock offset's uncertainty (the
+// database's clock, DbClockOffset), never earlier: "at t, or at most 50 ms later".
+bool at_or_just_after(double got, double want) { return got >= want && got < want + 0.05; }
+
+bool times_at_or_just_after(const std::vector<double>& got, const std::vector<double>& want) {
+    if (got.size() != want.size()) return false;
+    for (std::size_t i = 0; i < got.size(); ++i)
+        if (!at_or_just_after(got[i], want[i])) return false;
+    return true;
+}
+
 void check_send_log(QueueStore& s) {
     s.record_send("main", 100.5);
     s.record_send("main", 101.5);
     s.record_send("other", 101.0);
     s.save_lockout("main", 160);
-    CHECK(s.sends_since("main", 101) == std::vector<double>{101.5});
+    CHECK(times_at_or_just_after(s.sends_since("main", 101), {101.5}));
     CHECK(s.sends_since("main", 0).size() == 2);
-    CHECK(s.lockout("main") == 160);
+    CHECK(at_or_just_after(s.lockout("main"), 160));
     CHECK(s.lockout("none") == 0);
     s.save_lockout("main", 170.25);
-    CHECK(s.lockout("main") == 170.25);
+    CHECK(at_or_just_after(s.lockout("main"), 170.25));
     s.prune_sends(101.2);
-    CHECK(s.sends_since("main", 0) == std::vector<double>{101.5});
+    CHECK(times_at_or_just_after(s.sends_since("main", 0), {101.5}));
     CHECK(s.sends_since("other", 0).empty());
 }
 
@@ -325,6 +338,7 @@ void check_counters(QueueStore& s) {
     CHECK(counts.size() == 6);
     auto finish = [&](Job& j, const std::string& key, int cost, std::int64_t at) {
         j.key_name = key;
+        ++j.attempts;  // a claim counts its attempt (QueueStore::transition)
         REQUIRE(s.transition(j, JobState::submitting, "", Durability::relaxed, at));
         REQUIRE(s.transition(j, JobState::running, "", Durability::relaxed, at));
         j.finished_at = at;
@@ -335,6 +349,7 @@ void check_counters(QueueStore& s) {
     finish(jobs[1], "main", 20, today - kDay + 5);  // yesterday
     finish(jobs[2], "second", 25, today + 2000);
     jobs[3].key_name = "main";
+    ++jobs[3].attempts;
     REQUIRE(s.transition(jobs[3], JobState::submitting, "", Durability::relaxed, now_ms()));
     REQUIRE(s.transition(jobs[4], JobState::canceled, "", Durability::full, now_ms()));
     counts = s.counts_by_state();
@@ -484,9 +499,11 @@ TEST_SUITE("store contract") {
             for (;;) {
                 auto next = s->next_queued(now(), 20);
                 if (next.empty()) break;
-                for (auto& j : next)
+                for (auto& j : next) {
+                    ++j.attempts;
                     if (s->transition(j, JobState::submitting, "claim", Durability::full, now_ms()))
                         claimed[n]++;
+                }
             }
         };
         std::thread t0(worker, 0), t1(worker, 1);
@@ -516,6 +533,7 @@ TEST_SUITE("store contract") {
         Job sub = make_job("sub"), run = make_job("run");
         a->insert({sub, run}, "");
         sub.key_name = run.key_name = "main";
+        sub.attempts = run.attempts = 1;
         REQUIRE(a->transition(sub, JobState::submitting, "claim", Durability::full, now_ms()));
         REQUIRE(a->transition(run, JobState::submitting, "claim", Durability::full, now_ms()));
         run.remote_id = "gen-1";
@@ -536,7 +554,8 @@ TEST_SUITE("store contract") {
         CHECK(taken[0].id == run.id);
         CHECK(taken[0].remote_id == "gen-1");       // same generation, same key
         CHECK(taken[0].key_name == "main");
-        CHECK(taken[0].last_poll_s == 1000.5);      // the next poll keeps its distance
+        CHECK(taken[0].last_poll_s >= 1000.5);      // the next poll keeps its distance
+        CHECK(taken[0].last_poll_s < 1000.5 + 0.05);  // (never earlier: DbClockOffset)
         CHECK(b->in_state(JobState::submitting).size() == 1);
         auto owner = (*c)->exec("SELECT node, count(*) FROM jobs GROUP BY node");
         REQUIRE(owner.rows.size() == 1);
@@ -553,6 +572,7 @@ TEST_SUITE("store contract") {
         Job run = make_job("run"), sub = make_job("sub");
         a->insert({run, sub}, "");
         run.key_name = sub.key_name = "main";
+        run.attempts = sub.attempts = 1;
         REQUIRE(a->transition(run, JobState::submitting, "claim", Durability::full, now_ms()));
         CHECK(run.node == "a");
         run.remote_id = "gen-7";
@@ -576,7 +596,8 @@ TEST_SUITE("store contract") {
         REQUIRE(taken.size() == 2);
         CHECK(taken[0].id == run.id);
         CHECK(taken[0].remote_id == "gen-7");
-        CHECK(taken[0].last_poll_s == 2000.25);
+        CHECK(taken[0].last_poll_s >= 2000.25);
+        CHECK(taken[0].last_poll_s < 2000.25 + 0.05);
         CHECK(taken[0].node == "b");
         CHECK(b->take_over_orphans().empty());  // taken once
         CHECK(a->own_generations().empty());    // a, back, holds nothing any more
@@ -587,15 +608,15 @@ TEST_SUITE("store contract") {
         SKIP_WITHOUT_PG();
         std::string url = fresh_pg_database();
         auto s = open_pg(url, "n");
-        REQUIRE(s->reserve_send("k", 2, 10).granted);
-        REQUIRE(s->reserve_send("k", 2, 10).granted);
-        auto full = s->reserve_send("k", 2, 10);
+        REQUIRE(s->reserve_send("k", 2, 10, "").granted);
+        REQUIRE(s->reserve_send("k", 2, 10, "").granted);
+        auto full = s->reserve_send("k", 2, 10, "");
         CHECK_FALSE(full.granted);
         CHECK_FALSE(full.locked_out);
         CHECK(full.wait_s > 9.5);
         CHECK(full.wait_s <= 10);
         s->save_lockout("k2", genq::system_clock().now() + 30);
-        auto locked = s->reserve_send("k2", 2, 10);
+        auto locked = s->reserve_send("k2", 2, 10, "");
         CHECK_FALSE(locked.granted);
         CHECK(locked.locked_out);
         CHECK(locked.wait_s == doctest::Approx(30).epsilon(0.05));
@@ -612,7 +633,7 @@ TEST_SUITE("store contract") {
             auto s = open_pg(url, "node" + std::to_string(n));
             TimePoint end = s->db_now() + 1.6;
             while (s->db_now() < end)
-                if (s->reserve_send("shared", limit, window).granted) granted++;
+                if (s->reserve_send("shared", limit, window, "").granted) granted++;
         };
         std::thread t0(node, 0), t1(node, 1), t2(node, 2);
         t0.join();
@@ -636,8 +657,159 @@ TEST_SUITE("store contract") {
         // A lock-out saved by one node refuses the key on every node until it ends.
         TimePoint until = s->db_now() + 60;
         s->save_lockout("other", until);
-        auto r = open_pg(url, "node9")->reserve_send("other", limit, window);
+        auto r = open_pg(url, "node9")->reserve_send("other", limit, window, "");
         CHECK_FALSE(r.granted);
         CHECK(r.at == doctest::Approx(until));
+    }
+
+    TEST_CASE("pg: a node that lost a job never overwrites the new owner's progress or sends") {
+        SKIP_WITHOUT_PG();
+        std::string url = fresh_pg_database();
+        auto a = open_pg(url, "a");
+        auto b = open_pg(url, "b");
+        Job run = make_job("run");
+        a->insert({run}, "");
+        run.key_name = "main";
+        run.attempts = 1;
+        REQUIRE(a->transition(run, JobState::submitting, "claim", Durability::full, now_ms()));
+        run.remote_id = "gen-1";
+        REQUIRE(a->transition(run, JobState::running, "accepted", Durability::full, now_ms()));
+        REQUIRE(a->reserve_send("main", 100, 10, run.id).granted);  // a holds it: a polls
+        Job stale = run;  // a stalls here, holding this copy
+
+        // a is silent for the lease: b takes the generation over and polls on.
+        auto c = PgConnection::open(url, "");
+        REQUIRE(c.ok());
+        (*c)->exec("UPDATE nodes SET heartbeat_s = heartbeat_s - 31 WHERE name = 'a'");
+        auto taken = b->take_over_orphans();
+        REQUIRE(taken.size() == 1);
+        Job mine = taken[0];
+        mine.polls = 7;
+        mine.last_poll_s = 3000;
+        b->save_progress(mine, Durability::relaxed);
+
+        // a wakes: whatever it writes from its copy is refused (state, attempt and owner), and
+        // it may send nothing more for the job. (A guard on the state alone let all of it by.)
+        stale.polls = 99;
+        a->save_progress(stale, Durability::full);
+        CHECK(b->get(run.id)->polls == 7);
+        Job late = stale;
+        late.output = "/out/late.mp4";
+        late.cost = 20;
+        late.finished_at = now_ms();
+        CHECK_FALSE(a->transition(late, JobState::succeeded, "late", Durability::full, now_ms()));
+        Job requeue = stale;
+        requeue.attempts = 0;
+        CHECK_FALSE(a->transition(requeue, JobState::queued, "late", Durability::full, now_ms()));
+        auto r = a->reserve_send("main", 100, 10, run.id);
+        CHECK(r.lost);
+        CHECK_FALSE(r.granted);
+        a->heartbeat();  // back alive: still not its job
+        CHECK(a->reserve_send("main", 100, 10, run.id).lost);
+        CHECK(a->get(run.id)->node == "b");
+        CHECK(b->reserve_send("main", 100, 10, run.id).granted);
+        mine.output = "/out/run.mp4";
+        mine.finished_at = now_ms();
+        CHECK(b->transition(mine, JobState::succeeded, "done", Durability::full, now_ms()));
+        auto ends = (*c)->exec("SELECT count(*) FROM job_events WHERE to_state='succeeded'");
+        CHECK(ends.rows[0][0] == "1");
+        CHECK(b->get(run.id)->output == "/out/run.mp4");
+
+        // A queued copy read before another node claimed, retried and requeued the job is
+        // refused at its claim (its attempt is out of date), as is a copy left saying
+        // `submitting` by a claim that lost.
+        Job q = make_job("q");
+        b->insert({q}, "");
+        Job qa = *a->get(q.id);
+        Job qb = *b->get(q.id);
+        qb.key_name = "main";
+        qb.attempts = 1;
+        REQUIRE(b->transition(qb, JobState::submitting, "claim", Durability::full, now_ms()));
+        Job ghost = qa;
+        ghost.state = JobState::submitting;
+        ghost.attempts = 1;
+        CHECK_FALSE(a->transition(ghost, JobState::running, "ghost", Durability::full, now_ms()));
+        qb.not_before_s = now() + 60;
+        qb.wait_reason = "retry";
+        REQUIRE(b->transition(qb, JobState::queued, "retry later", Durability::full, now_ms()));
+        qa.key_name = "main";
+        qa.attempts = 1;
+        CHECK_FALSE(a->transition(qa, JobState::submitting, "stale claim", Durability::full,
+                                  now_ms()));
+        auto fresh = *a->get(q.id);
+        CHECK(fresh.attempts == 1);
+        CHECK(fresh.not_before_s >= qb.not_before_s);
+        fresh.attempts = 2;
+        CHECK(a->transition(fresh, JobState::submitting, "claim", Durability::full, now_ms()));
+    }
+
+    TEST_CASE("pg: a submission held back when its node died is adopted as never sent") {
+        SKIP_WITHOUT_PG();
+        std::string url = fresh_pg_database();
+        auto a = open_pg(url, "a");
+        Job sent = make_job("sent"), held = make_job("held");
+        a->insert({sent, held}, "");
+        for (Job* j : {&sent, &held}) {
+            j->key_name = "main";
+            j->attempts = 1;
+            REQUIRE(a->transition(*j, JobState::submitting, "claim", Durability::full, now_ms()));
+        }
+        REQUIRE(a->reserve_send("main", 1, 10, sent.id).granted);
+        auto refused = a->reserve_send("main", 1, 10, held.id);  // the window is full: held
+        REQUIRE_FALSE(refused.granted);
+        CHECK_FALSE(refused.lost);
+
+        auto c = PgConnection::open(url, "");
+        REQUIRE(c.ok());
+        (*c)->exec("UPDATE nodes SET heartbeat_s = heartbeat_s - 31 WHERE name = 'a'");
+        auto b = open_pg(url, "b");
+        REQUIRE(b->take_over_orphans().size() == 2);
+        CHECK(b->take_never_sent(held.id));
+        CHECK_FALSE(b->take_never_sent(sent.id));
+        CHECK_FALSE(b->take_never_sent(held.id));  // answered once per adoption
+        // What b knew carries over to the next adoption (b restarted under its name): the
+        // process that ran before is refused from then on.
+        auto b2 = open_pg(url, "b");
+        REQUIRE(b2->in_state(JobState::submitting).size() == 2);
+        CHECK(b2->take_never_sent(held.id));
+        CHECK_FALSE(b2->take_never_sent(sent.id));
+        CHECK(b->reserve_send("main", 100, 10, sent.id).lost);
+        CHECK_FALSE(b2->reserve_send("main", 100, 10, sent.id).lost);
+    }
+
+    TEST_CASE("pg: times shared by nodes are in the database's clock, whatever the nodes' say") {
+        SKIP_WITHOUT_PG();
+        std::string url = fresh_pg_database();
+        // Node "ahead" runs 40 s ahead of the database (its host's clock); "behind" 25 s behind.
+        OffsetClock ahead(genq::system_clock(), 40), behind(genq::system_clock(), -25);
+        auto s_ahead = PgQueueStore::open({url, "", "ahead", 30, &ahead});
+        auto s_behind = PgQueueStore::open({url, "", "behind", 30, &behind});
+        REQUIRE(s_ahead.ok());
+        REQUIRE(s_behind.ok());
+        PgQueueStore& a = **s_ahead;
+        PgQueueStore& b = **s_behind;
+        CHECK(std::abs(a.clock_offset().offset() + 40) < 0.05);
+        CHECK(std::abs(b.clock_offset().offset() - 25) < 0.05);
+        Job j = make_job("j");
+        a.insert({j}, "");
+        // "ahead" requeues it not before 10 s from its now: "behind" must not find it ready
+        // 10 s early (its now is 65 s behind "ahead"'s).
+        Job mine = *a.get(j.id);
+        mine.not_before_s = ahead.now() + 10;
+        a.save_progress(mine, Durability::full);
+        CHECK(b.next_queued(behind.now(), 10).empty());
+        CHECK(b.next_queued_wake(behind.now()) >= behind.now() + 9.8);
+        CHECK(b.next_queued_wake(behind.now()) < behind.now() + 10.1);
+        CHECK(b.next_queued(behind.now() + 10.2, 10).size() == 1);
+        // A last poll written by "ahead" reads, on "behind", as the same moment.
+        mine.last_poll_s = ahead.now() - 1;
+        a.save_progress(mine, Durability::full);
+        double seen = b.get(j.id)->last_poll_s;
+        CHECK(seen >= behind.now() - 1 - 0.1);  // (the clocks ran on between the two calls)
+        CHECK(seen < behind.now() - 1 + 0.1);
+        // A lock-out "ahead" saved lasts as long on "behind".
+        a.save_lockout("main", ahead.now() + 30);
+        CHECK(b.lockout("main") >= behind.now() + 29.9);
+        CHECK(b.lockout("main") < behind.now() + 30.2);
     }
 }
