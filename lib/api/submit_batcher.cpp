@@ -76,7 +76,7 @@ net::Awaitable<SubmitBatcher::Results> SubmitBatcher::submit(
 
 net::Awaitable<SubmitBatcher::Results> SubmitBatcher::enqueue(
     std::vector<ports::SubmitRequest> reqs) {
-    if (!defer_) co_return commit(reqs);
+    if (!defer_) co_return commit(reqs, true);
     if (pending_.empty()) defer_([this] { flush(); });
     const asio::any_io_executor ex = co_await asio::this_coro::executor;
     auto waiter = std::make_shared<Waiter>(ex);
@@ -89,7 +89,8 @@ net::Awaitable<SubmitBatcher::Results> SubmitBatcher::enqueue(
 }
 
 // One Intake::submit_many per source, so each job's history names where it came from.
-SubmitBatcher::Results SubmitBatcher::commit(std::vector<ports::SubmitRequest>& reqs) {
+SubmitBatcher::Results SubmitBatcher::commit(std::vector<ports::SubmitRequest>& reqs,
+                                             bool synced) {
     std::map<std::string, std::vector<std::size_t>> by_source;
     for (std::size_t i = 0; i < reqs.size(); ++i) by_source[reqs[i].source].push_back(i);
     Results out(reqs.size(), Result<Job>(Error{"internal", "not submitted"}));
@@ -98,7 +99,8 @@ SubmitBatcher::Results SubmitBatcher::commit(std::vector<ports::SubmitRequest>& 
         group.reserve(idx.size());
         for (auto i : idx) group.push_back(std::move(reqs[i]));
         try {
-            auto results = intake_.submit_many(group);
+            auto results =
+                synced ? intake_.submit_many(group) : intake_.submit_many_unsynced(group);
             for (std::size_t k = 0; k < idx.size(); ++k) out[idx[k]] = std::move(results[k]);
         } catch (const std::exception& e) {
             // The transaction rolled back: nothing of this group was committed, and each of its
@@ -127,11 +129,28 @@ void SubmitBatcher::flush() {
     std::vector<ports::SubmitRequest> all;
     for (auto& p : batch)
         for (auto& r : p.reqs) all.push_back(std::move(r));
-    Results results = commit(all);
+    // Committed without the fsync; the WAL's fsync runs off the loop for this group and any
+    // other committed meanwhile, and the answers go out once it is done.
+    auto group = std::make_shared<Group>(Group{commit(all, false), std::move(batch)});
+    intake_.when_durable([defer = defer_, group](Status st) {
+        // On the syncer's thread: back to the loop, touching nothing but the group (the batcher
+        // may be gone at shutdown; the loop then drops this unrun).
+        defer([group, st = std::move(st)] { answer(*group, st); });
+    });
+}
+
+// On the loop, once the group's commit is durable (or its fsync failed).
+void SubmitBatcher::answer(Group& group, const Status& durable) {
     std::size_t next = 0;
-    for (auto& p : batch) {
-        p.waiter->results.emplace(results.begin() + static_cast<std::ptrdiff_t>(next),
-                                  results.begin() + static_cast<std::ptrdiff_t>(next + p.reqs.size()));
+    for (auto& r : group.results)
+        if (r && !durable)
+            r = Error{"io_error", "the job " + r->id + " was queued but could not be made durable (" +
+                                      durable.error().message + "); it may run: check it before "
+                                      "submitting again"};
+    for (auto& p : group.waiting) {
+        p.waiter->results.emplace(
+            group.results.begin() + static_cast<std::ptrdiff_t>(next),
+            group.results.begin() + static_cast<std::ptrdiff_t>(next + p.reqs.size()));
         next += p.reqs.size();
         p.waiter->wake.cancel();
     }

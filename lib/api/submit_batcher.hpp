@@ -1,7 +1,8 @@
 // Group commit for submissions: every submission that arrives in one turn of the event loop is
 // spooled, synced once and committed in one transaction, and only then answered. A job's answer
 // still means "durable" (SPEC §5); many clients share the cost of the fsyncs instead of queueing
-// behind one fsync each.
+// behind one fsync each. The commit's own fsync (the WAL's) runs on the store's syncer thread,
+// not on the loop: the answers wait for it, the loop does not.
 #pragma once
 #include <functional>
 #include <memory>
@@ -38,8 +39,15 @@ class SubmitBatcher {
         std::vector<ports::SubmitRequest> reqs;
         std::shared_ptr<Waiter> waiter;
     };
+    // A flushed group: its results, answered once durable.
+    struct Group {
+        Results results;
+        std::vector<Pending> waiting;
+    };
     void flush();
-    Results commit(std::vector<ports::SubmitRequest>& reqs);
+    static void answer(Group& group, const Status& durable);
+    // `synced` = false: committed without waiting for the disk (see flush()).
+    Results commit(std::vector<ports::SubmitRequest>& reqs, bool synced);
     net::Awaitable<Results> enqueue(std::vector<ports::SubmitRequest> reqs);
 
     ports::Intake& intake_;

@@ -69,9 +69,13 @@ Error Intake::no_space(const std::string& what) {
     return disk_->refusal();
 }
 
-bool Intake::commit(const std::vector<store::Job>& jobs, const std::string& source) {
+bool Intake::commit(const std::vector<store::Job>& jobs, const std::string& source,
+                    bool synced) {
     try {
-        store_.insert(jobs, "accepted from " + source);
+        if (synced)
+            store_.insert(jobs, "accepted from " + source);
+        else
+            store_.insert_unsynced(jobs, "accepted from " + source);
         return true;
     } catch (const store::DiskFullError& e) {
         no_space(std::string("committing new jobs: ") + e.what());
@@ -90,6 +94,20 @@ Result<store::Job> Intake::submit(const SubmitRequest& req) {
 }
 
 std::vector<Result<store::Job>> Intake::submit_many(const std::vector<SubmitRequest>& reqs) {
+    return submit_group(reqs, true);
+}
+
+std::vector<Result<store::Job>> Intake::submit_many_unsynced(
+    const std::vector<SubmitRequest>& reqs) {
+    return submit_group(reqs, false);
+}
+
+void Intake::when_durable(std::function<void(Status)> done) {
+    store_.when_durable(std::move(done));
+}
+
+std::vector<Result<store::Job>> Intake::submit_group(const std::vector<SubmitRequest>& reqs,
+                                                     bool synced) {
     std::vector<Result<store::Job>> out;
     if (auto why = refused()) {
         out.assign(reqs.size(), Result<store::Job>(*why));
@@ -106,7 +124,7 @@ std::vector<Result<store::Job>> Intake::submit_many(const std::vector<SubmitRequ
             if (r) r = st.error();
         return out;
     }
-    if (!commit(accepted, reqs.front().source)) {
+    if (!commit(accepted, reqs.front().source, synced)) {
         Error why = refused().value_or(Error{"no_space", "no space for the new jobs"});
         for (auto& r : out)
             if (r) r = why;

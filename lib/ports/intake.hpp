@@ -2,6 +2,7 @@
 // an interface, so lib/api and lib/watch depend on this, not on the daemon that implements it.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +40,13 @@ public:
     // A burst: every input stored, one sync, one commit for all accepted jobs; one result per
     // request, in order.
     virtual std::vector<Result<Job>> submit_many(const std::vector<SubmitRequest>& reqs) = 0;
+    // The same, but the commit does not wait for the disk (the API's group commit): the jobs are
+    // queued at once and durable once when_durable() calls back; answer only after that.
+    virtual std::vector<Result<Job>> submit_many_unsynced(
+        const std::vector<SubmitRequest>& reqs) = 0;
+    // Calls `done` once every commit made before this call is on disk (or with the error). It
+    // may run on another thread, or at once, and must not call back into the intake.
+    virtual void when_durable(std::function<void(Status)> done) = 0;
     // Validation only (nothing stored): the normalised params.
     virtual Result<nlohmann::json> check(const SubmitRequest& req) = 0;
 };

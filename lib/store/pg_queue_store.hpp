@@ -50,6 +50,8 @@ public:
     Result<std::string> read_input(const std::string& sha256) override;
 
     void insert(const std::vector<Job>& jobs, std::string_view detail) override;
+    void insert_unsynced(const std::vector<Job>& jobs, std::string_view detail) override;
+    void when_durable(std::function<void(Status)> done) override;
     bool transition(Job& job, JobState to, std::string_view detail, Durability d,
                     std::int64_t at_ms) override;
     void save_progress(const Job& job, Durability d) override;

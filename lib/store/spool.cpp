@@ -10,7 +10,38 @@
 
 namespace genq::store {
 
-Status Spool::init() { return make_dirs(dir_); }
+namespace {
+
+Status sync_file_system(const std::string& dir) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Error{"io_error", "cannot open " + dir + ": " + errno_text(errno)};
+    int rc = ::syncfs(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return Error{"io_error", "cannot sync " + dir + ": " + errno_text(err)};
+    return ok_status();
+}
+
+// fsync of one file or directory by name; a file deleted meanwhile (retention) needs none.
+Status fsync_path(const std::string& path, int flags) {
+    int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return ok_status();
+    if (fd < 0) return Error{"io_error", "cannot open " + path + ": " + errno_text(errno)};
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0)
+        return Error{err == ENOSPC ? "no_space" : "io_error",
+                     "cannot sync " + path + ": " + errno_text(err)};
+    return ok_status();
+}
+
+}  // namespace
+
+Status Spool::init() {
+    if (auto st = make_dirs(dir_); !st) return st;
+    return sync_file_system(dir_);
+}
 
 namespace {
 
@@ -44,24 +75,25 @@ Status write_file_fast(const std::string& path, std::string_view bytes) {
 }  // namespace
 
 Status Spool::sync() {
-    int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return Error{"io_error", "cannot open " + dir_ + ": " + errno_text(errno)};
-    int rc = ::syncfs(fd);
-    int err = errno;
-    ::close(fd);
-    if (rc != 0) return Error{"io_error", "cannot sync " + dir_ + ": " + errno_text(err)};
+    if (unsynced_.empty()) return ok_status();
+    for (const auto& p : unsynced_)
+        if (auto st = fsync_path(p, O_RDONLY); !st) return st;  // kept: the next sync retries
+    if (auto st = fsync_path(dir_, O_RDONLY | O_DIRECTORY); !st) return st;
+    unsynced_.clear();
     return ok_status();
 }
 
 Result<std::string> Spool::put(std::string_view bytes, bool durable) {
     std::string sha = sha256_hex(bytes);
     struct stat st {};
-    // Content-addressed: an existing file of the right size is the same bytes, already durable.
+    // Content-addressed: an existing file of the right size is the same bytes, durable or listed
+    // in unsynced_ (init() synced what an earlier process left).
     if (::stat(path(sha).c_str(), &st) == 0 && static_cast<std::size_t>(st.st_size) == bytes.size())
         return sha;
     auto written =
         durable ? write_file_durably(path(sha), bytes) : write_file_fast(path(sha), bytes);
     if (!written) return written.error();
+    if (!durable) unsynced_.push_back(path(sha));
     return sha;
 }
 

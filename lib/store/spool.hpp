@@ -3,6 +3,7 @@
 #pragma once
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.hpp"
 
@@ -11,12 +12,18 @@ namespace genq::store {
 class Spool {
 public:
     explicit Spool(std::string dir) : dir_(std::move(dir)) {}
-    Status init();  // creates the directory
+    // Creates the directory and syncs its file system once: a file a killed process renamed
+    // into place before its sync is made durable before put() trusts an existing file.
+    Status init();
     // Stores the bytes (once per content) and returns their sha256. `durable` = false skips the
     // fsyncs: the caller batches many puts and calls sync() once before committing their jobs.
     Result<std::string> put(std::string_view bytes, bool durable = true);
-    // Makes every earlier put durable: one syncfs() of the spool's file system.
+    // Makes every earlier put durable: an fsync of each file written since the last sync, then
+    // one of the directory (their names). Nothing written since: nothing to do, no system call.
+    // (It was one syncfs() per batch: the whole file system, other programs' writes included.)
     Status sync();
+    // Files written by put(durable = false) and not yet synced.
+    std::size_t unsynced() const { return unsynced_.size(); }
     Result<std::string> read(const std::string& sha256) const;
     // Deletes the file of `sha256`; false if it was not there (or could not be removed).
     bool remove(const std::string& sha256) const;
@@ -24,6 +31,7 @@ public:
 
 private:
     std::string dir_;
+    std::vector<std::string> unsynced_;  // paths put without their fsync
 };
 
 }  // namespace genq::store
