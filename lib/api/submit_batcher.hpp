@@ -39,15 +39,23 @@ class SubmitBatcher {
         std::vector<ports::SubmitRequest> reqs;
         std::shared_ptr<Waiter> waiter;
     };
-    // A flushed group: its results, answered once durable.
+    // A flushed group, answered once durable: its requests by source (one prepare_many each,
+    // `index` = their places in the group) and the waiters, in order.
+    struct Part {
+        ports::PreparedSubmissions batch;
+        std::vector<std::size_t> index;
+    };
     struct Group {
-        Results results;
         std::vector<Pending> waiting;
+        std::size_t count = 0;
+        std::vector<Part> parts;
     };
     void flush();
+    void prepare(std::vector<ports::SubmitRequest>& all, Group& group);
+    static void commit_group(ports::Intake& intake, const Defer& defer,
+                             const std::shared_ptr<Group>& group, const Status& inputs);
     static void answer(Group& group, const Status& durable);
-    // `synced` = false: committed without waiting for the disk (see flush()).
-    Results commit(std::vector<ports::SubmitRequest>& reqs, bool synced);
+    Results commit(std::vector<ports::SubmitRequest>& reqs);
     net::Awaitable<Results> enqueue(std::vector<ports::SubmitRequest> reqs);
 
     ports::Intake& intake_;

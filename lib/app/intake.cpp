@@ -94,45 +94,61 @@ Result<store::Job> Intake::submit(const SubmitRequest& req) {
 }
 
 std::vector<Result<store::Job>> Intake::submit_many(const std::vector<SubmitRequest>& reqs) {
-    return submit_group(reqs, true);
+    auto batch = prepare_many(reqs);
+    std::vector<store::Job> accepted;
+    for (const auto& r : batch.results)
+        if (r) accepted.push_back(*r);
+    if (accepted.empty()) return std::move(batch.results);
+    if (auto st = store_.sync_inputs(); !st) {
+        refuse_accepted(batch.results, st.error());
+        return std::move(batch.results);
+    }
+    if (!commit(accepted, batch.source)) {
+        refuse_accepted(batch.results,
+                        refused().value_or(Error{"no_space", "no space for the new jobs"}));
+        return std::move(batch.results);
+    }
+    if (on_created_)
+        for (const auto& job : accepted) on_created_(job);
+    return std::move(batch.results);
 }
 
-std::vector<Result<store::Job>> Intake::submit_many_unsynced(
-    const std::vector<SubmitRequest>& reqs) {
-    return submit_group(reqs, false);
+ports::PreparedSubmissions Intake::prepare_many(const std::vector<SubmitRequest>& reqs) {
+    ports::PreparedSubmissions out;
+    out.source = reqs.empty() ? "" : reqs.front().source;
+    if (auto why = refused()) {
+        out.results.assign(reqs.size(), Result<store::Job>(*why));
+        return out;
+    }
+    for (const auto& req : reqs) out.results.push_back(prepare(req, false));
+    return out;
+}
+
+void Intake::when_inputs_durable(std::function<void(Status)> done) {
+    store_.when_inputs_durable(std::move(done));
+}
+
+void Intake::commit_prepared(ports::PreparedSubmissions& batch) {
+    std::vector<store::Job> accepted;
+    for (const auto& r : batch.results)
+        if (r) accepted.push_back(*r);
+    if (accepted.empty()) return;
+    if (!commit(accepted, batch.source, false)) {
+        refuse_accepted(batch.results,
+                        refused().value_or(Error{"no_space", "no space for the new jobs"}));
+        return;
+    }
+    if (on_created_)
+        for (const auto& job : accepted) on_created_(job);
 }
 
 void Intake::when_durable(std::function<void(Status)> done) {
     store_.when_durable(std::move(done));
 }
 
-std::vector<Result<store::Job>> Intake::submit_group(const std::vector<SubmitRequest>& reqs,
-                                                     bool synced) {
-    std::vector<Result<store::Job>> out;
-    if (auto why = refused()) {
-        out.assign(reqs.size(), Result<store::Job>(*why));
-        return out;
-    }
-    std::vector<store::Job> accepted;
-    for (const auto& req : reqs) {
-        out.push_back(prepare(req, false));
-        if (out.back()) accepted.push_back(*out.back());
-    }
-    if (accepted.empty()) return out;
-    if (auto st = store_.sync_inputs(); !st) {
-        for (auto& r : out)
-            if (r) r = st.error();
-        return out;
-    }
-    if (!commit(accepted, reqs.front().source, synced)) {
-        Error why = refused().value_or(Error{"no_space", "no space for the new jobs"});
-        for (auto& r : out)
-            if (r) r = why;
-        return out;
-    }
-    if (on_created_)
-        for (const auto& job : accepted) on_created_(job);
-    return out;
+void Intake::refuse_accepted(std::vector<Result<store::Job>>& results, const Error& why) {
+    for (auto& r : results)
+        if (r) r = why;
 }
 
 Result<store::Job> Intake::prepare(const SubmitRequest& given, bool durable) {

@@ -43,9 +43,10 @@ public:
     // The same for a burst (watched folders): every input spooled, one file-system sync, one
     // commit for all the accepted jobs. One result per request, in order.
     std::vector<Result<store::Job>> submit_many(const std::vector<SubmitRequest>& reqs) override;
-    // The API's group commit: the same, the commit not waiting for the disk (when_durable).
-    std::vector<Result<store::Job>> submit_many_unsynced(
-        const std::vector<SubmitRequest>& reqs) override;
+    // The API's group commit in steps (see ports::Intake).
+    ports::PreparedSubmissions prepare_many(const std::vector<SubmitRequest>& reqs) override;
+    void when_inputs_durable(std::function<void(Status)> done) override;
+    void commit_prepared(ports::PreparedSubmissions& batch) override;
     void when_durable(std::function<void(Status)> done) override;
     // Validation only (no spool, no row): the normalised params.
     Result<nlohmann::json> check(const SubmitRequest& req) override;
@@ -63,8 +64,8 @@ private:
     // had no room for them.
     bool commit(const std::vector<store::Job>& jobs, const std::string& source,
                 bool synced = true);
-    std::vector<Result<store::Job>> submit_group(const std::vector<SubmitRequest>& reqs,
-                                                 bool synced);
+    // Fails every accepted result with `why`.
+    static void refuse_accepted(std::vector<Result<store::Job>>& results, const Error& why);
 
     store::QueueStore& store_;
     KeyExists key_exists_;

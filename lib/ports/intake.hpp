@@ -32,6 +32,12 @@ struct SubmitRequest {
     std::optional<std::int64_t> uid;
 };
 
+// Submissions validated and spooled, not yet committed: one result per request, in order.
+struct PreparedSubmissions {
+    std::vector<Result<Job>> results;
+    std::string source;
+};
+
 class Intake {
 public:
     virtual ~Intake() = default;
@@ -40,12 +46,15 @@ public:
     // A burst: every input stored, one sync, one commit for all accepted jobs; one result per
     // request, in order.
     virtual std::vector<Result<Job>> submit_many(const std::vector<SubmitRequest>& reqs) = 0;
-    // The same, but the commit does not wait for the disk (the API's group commit): the jobs are
-    // queued at once and durable once when_durable() calls back; answer only after that.
-    virtual std::vector<Result<Job>> submit_many_unsynced(
-        const std::vector<SubmitRequest>& reqs) = 0;
-    // Calls `done` once every commit made before this call is on disk (or with the error). It
-    // may run on another thread, or at once, and must not call back into the intake.
+    // The API's group commit, in steps, so that no fsync runs on the event loop: prepare_many
+    // validates and spools (nothing synced, nothing committed); once when_inputs_durable()
+    // calls back, commit_prepared commits the accepted rows without waiting for the disk; once
+    // when_durable() calls back, the answers may go out. The callbacks may run on another
+    // thread, or at once, and must not call back into the intake.
+    virtual PreparedSubmissions prepare_many(const std::vector<SubmitRequest>& reqs) = 0;
+    virtual void when_inputs_durable(std::function<void(Status)> done) = 0;
+    // Each accepted result stays the job, or becomes why it was not committed.
+    virtual void commit_prepared(PreparedSubmissions& batch) = 0;
     virtual void when_durable(std::function<void(Status)> done) = 0;
     // Validation only (nothing stored): the normalised params.
     virtual Result<nlohmann::json> check(const SubmitRequest& req) = 0;

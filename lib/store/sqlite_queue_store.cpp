@@ -6,6 +6,7 @@
 #include "store/pruner.hpp"
 #include "store/send_log.hpp"
 #include "store/spool.hpp"
+#include "store/sync_worker.hpp"
 #include "store/wal_checkpointer.hpp"
 #include "store/wal_syncer.hpp"
 
@@ -17,8 +18,9 @@ struct SqliteQueueStore::Parts {
     SendLog sends;
     Spool spool;
     Pruner pruner;
-    std::unique_ptr<WalCheckpointer> checkpointer;  // destroyed first: it hooks `db`
+    std::unique_ptr<WalCheckpointer> checkpointer;  // destroyed before `db`: it hooks it
     WalSyncer syncer;
+    SyncWorker input_syncer;  // the spool's fsyncs, off the loop
     Parts(std::unique_ptr<Database> d, std::string spool_dir, std::string db_path)
         : db(std::move(d)), jobs(*db), sends(*db), spool(std::move(spool_dir)),
           pruner(*db, spool), syncer(db_path + "-wal") {}
@@ -49,6 +51,16 @@ Result<std::string> SqliteQueueStore::put_input(std::string_view bytes, bool dur
     return p_->spool.put(bytes, durable);
 }
 Status SqliteQueueStore::sync_inputs() { return p_->spool.sync(); }
+void SqliteQueueStore::when_inputs_durable(std::function<void(Status)> done) {
+    auto paths = p_->spool.take_unsynced();
+    if (paths.empty()) return done(ok_status());
+    Spool* spool = &p_->spool;
+    p_->input_syncer.post([spool, paths = std::move(paths), done = std::move(done)] {
+        Status st = spool->fsync_files(paths);
+        spool->finish_sync(paths, st.ok());
+        done(st);
+    });
+}
 Result<std::string> SqliteQueueStore::read_input(const std::string& sha256) {
     return p_->spool.read(sha256);
 }

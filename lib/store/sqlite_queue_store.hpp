@@ -25,6 +25,7 @@ public:
 
     Result<std::string> put_input(std::string_view bytes, bool durable) override;
     Status sync_inputs() override;
+    void when_inputs_durable(std::function<void(Status)> done) override;
     Result<std::string> read_input(const std::string& sha256) override;
 
     void insert(const std::vector<Job>& jobs, std::string_view detail) override;
