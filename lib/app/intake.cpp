@@ -129,17 +129,26 @@ void Intake::when_inputs_durable(std::function<void(Status)> done) {
 }
 
 void Intake::commit_prepared(ports::PreparedSubmissions& batch) {
+    // The jobs are moved out for the insert and back after it (a copy per job, params and
+    // all, was a visible part of the batch path's profile).
     std::vector<store::Job> accepted;
-    for (const auto& r : batch.results)
-        if (r) accepted.push_back(*r);
+    std::vector<std::size_t> where;
+    for (std::size_t i = 0; i < batch.results.size(); ++i)
+        if (batch.results[i]) {
+            accepted.push_back(std::move(*batch.results[i]));
+            where.push_back(i);
+        }
     if (accepted.empty()) return;
-    if (!commit(accepted, batch.source, false)) {
+    bool committed = commit(accepted, batch.source, false);
+    for (std::size_t k = 0; k < where.size(); ++k)
+        batch.results[where[k]] = std::move(accepted[k]);
+    if (!committed) {
         refuse_accepted(batch.results,
                         refused().value_or(Error{"no_space", "no space for the new jobs"}));
         return;
     }
     if (on_created_)
-        for (const auto& job : accepted) on_created_(job);
+        for (auto i : where) on_created_(*batch.results[i]);
 }
 
 void Intake::when_durable(std::function<void(Status)> done) {

@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -20,21 +19,14 @@
 #include "store/spool.hpp"
 #include "store/wal_checkpointer.hpp"
 #include "store/wal_syncer.hpp"
+#include "temp_dir.hpp"
 
 using namespace genq;
 using namespace genq::store;
 
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        const char* base = std::getenv("TMPDIR");
-        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/genq-wal-XXXXXX";
-        path = ::mkdtemp(tmpl.data());
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
+using TempDir = genq::test::TempDir;
 
 std::unique_ptr<Database> open_db(const std::string& dir) {
     auto db = Database::open(dir + "/genq.db");
