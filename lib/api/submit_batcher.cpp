@@ -186,8 +186,13 @@ void SubmitBatcher::commit_group(ports::Intake& intake, const Defer& defer,
     }
     // Committed without the fsync; the WAL's fsync runs off the loop for this group and any
     // other committed meanwhile.
-    intake.when_durable([defer, group](Status st) {
-        defer([group, st = std::move(st)] { answer(*group, st); });
+    ports::Intake* announcer = &intake;
+    intake.when_durable([announcer, defer, group](Status st) {
+        defer([announcer, group, st = std::move(st)] {
+            if (st)
+                for (const auto& part : group->parts) announcer->announce(part.batch);
+            answer(*group, st);
+        });
     });
 }
 

@@ -142,13 +142,15 @@ void Intake::commit_prepared(ports::PreparedSubmissions& batch) {
     bool committed = commit(accepted, batch.source, false);
     for (std::size_t k = 0; k < where.size(); ++k)
         batch.results[where[k]] = std::move(accepted[k]);
-    if (!committed) {
+    if (!committed)
         refuse_accepted(batch.results,
                         refused().value_or(Error{"no_space", "no space for the new jobs"}));
-        return;
-    }
-    if (on_created_)
-        for (auto i : where) on_created_(*batch.results[i]);
+}
+
+void Intake::announce(const ports::PreparedSubmissions& batch) {
+    if (!on_created_) return;
+    for (const auto& r : batch.results)
+        if (r) on_created_(*r);
 }
 
 void Intake::when_durable(std::function<void(Status)> done) {

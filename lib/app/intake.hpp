@@ -48,6 +48,7 @@ public:
     void when_inputs_durable(std::function<void(Status)> done) override;
     void commit_prepared(ports::PreparedSubmissions& batch) override;
     void when_durable(std::function<void(Status)> done) override;
+    void announce(const ports::PreparedSubmissions& batch) override;
     // Validation only (no spool, no row): the normalised params.
     Result<nlohmann::json> check(const SubmitRequest& req) override;
 

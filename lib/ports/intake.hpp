@@ -56,6 +56,9 @@ public:
     // Each accepted result stays the job, or becomes why it was not committed.
     virtual void commit_prepared(PreparedSubmissions& batch) = 0;
     virtual void when_durable(std::function<void(Status)> done) = 0;
+    // Once durable: the dispatcher and the event stream hear of the committed jobs (not
+    // before, so a job is not sent while a power cut could still take its row away).
+    virtual void announce(const PreparedSubmissions& batch) = 0;
     // Validation only (nothing stored): the normalised params.
     virtual Result<nlohmann::json> check(const SubmitRequest& req) = 0;
 };
