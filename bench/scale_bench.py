@@ -8,6 +8,8 @@ Prints one JSON line with:
 - GET /v1/status and GET /v1/jobs?limit=50 (first page): p50/p99/max latency with the full
   queue, --probes requests each, sequential, nothing else running;
 - the same two while the submission runs (one probe every 0.2 s);
+- the loop thread's CPU time and its time runnable but waiting for a CPU (schedstat), per phase;
+- the largest WAL file seen while submitting, and the database's size with the full queue;
 - the event loop's stalls from its lag probe (/metrics genq_loop_lag_*): the longest, and how
   many probe firings were 20 ms or more late in each phase;
 - dispatch: --dispatch-s seconds of the queue being worked on by one key against the stand-in
@@ -48,6 +50,15 @@ def cpu_s(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loop_sched(pid):
+    """The event loop thread's (the main thread's) CPU time and time spent runnable but waiting
+    for a CPU, in seconds (/proc/PID/schedstat): on a loaded machine a stall the lag probe sees
+    may be the scheduler's, not genqd's."""
+    with open("/proc/%d/task/%d/schedstat" % (pid, pid)) as f:
+        run_ns, wait_ns, _ = (int(x) for x in f.read().split())
+    return run_ns / 1e9, wait_ns / 1e9
 
 
 def batch_body(png, count):
@@ -134,13 +145,23 @@ def submit_all(d, png, jobs, batch, clients):
     return threads, t0, state
 
 
+def wal_size(d):
+    try:
+        return (d.state / "genq.db-wal").stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 def probe_during(d, threads, interval=0.2):
-    status, listing = [], []
+    """Status and listing latency while the threads run, and the largest WAL file seen (the
+    checkpoint thread keeps it bounded)."""
+    status, listing, wal = [], [], 0
     while any(t.is_alive() for t in threads):
         status.append(timed(d, "/v1/status"))
         listing.append(timed(d, "/v1/jobs?limit=50"))
+        wal = max(wal, wal_size(d))
         time.sleep(interval)
-    return status, listing
+    return status, listing, wal
 
 
 def main():
@@ -182,18 +203,25 @@ def run(d, png, args, out):
     out["rss_empty_mib"] = round(proc_mem(pid, "VmRSS") / 2**20, 1)
     lag0 = lag_metrics(d)
     cpu0 = cpu_s(pid)
+    sched0 = loop_sched(pid)
     threads, t0, state = submit_all(d, png, args.jobs, args.batch, args.clients)
-    during_status, during_list = probe_during(d, threads)
+    during_status, during_list, wal_max = probe_during(d, threads)
     for t in threads:
         t.join()
     elapsed = time.monotonic() - t0
     lag1 = lag_metrics(d)
+    sched1 = loop_sched(pid)
+    out["submit_s"] = round(elapsed, 1)
+    out["submit_loop_cpu_s"] = round(sched1[0] - sched0[0], 1)
+    out["submit_loop_runqueue_wait_s"] = round(sched1[1] - sched0[1], 1)
     out["submitted"] = state["done"]
     out["submit_errors"] = state["errors"]
     if "first_error" in state:
         out["first_submit_error"] = state["first_error"]
     out["submit_jobs_per_s"] = round(state["done"] / elapsed, 1)
     out["submit_genqd_cpu_us_per_job"] = round(1e6 * (cpu_s(pid) - cpu0) / max(1, state["done"]), 1)
+    out["wal_max_mib_submit"] = round(wal_max / 2**20, 1)
+    out["db_mib_full"] = round((d.state / "genq.db").stat().st_size / 2**20, 1)
     out["status_during_submit"] = quantiles(during_status)
     out["list_during_submit"] = quantiles(during_list)
     out["loop_lag_over_10ms_submit"] = late_between(lag0, lag1, "0.01")
@@ -205,6 +233,7 @@ def run(d, png, args, out):
     out["status_full_queue"] = quantiles(status)
     out["list_first_page_full_queue"] = quantiles(listing)
     lag2 = lag_metrics(d)
+    sched2 = loop_sched(pid)
     d.ctl("resume", check=0)
     t_end = time.monotonic() + args.dispatch_s
     disp_status = []
@@ -212,6 +241,9 @@ def run(d, png, args, out):
         disp_status.append(timed(d, "/v1/status"))
         time.sleep(0.2)
     lag3 = lag_metrics(d)
+    sched3 = loop_sched(pid)
+    out["dispatch_loop_cpu_s"] = round(sched3[0] - sched2[0], 1)
+    out["dispatch_loop_runqueue_wait_s"] = round(sched3[1] - sched2[1], 1)
     counts = d.get_json("/v1/status")["counts"]
     out["dispatch_s"] = args.dispatch_s
     out["dispatch_succeeded"] = counts["succeeded"]

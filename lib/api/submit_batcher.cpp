@@ -88,7 +88,7 @@ net::Awaitable<SubmitBatcher::Results> SubmitBatcher::enqueue(
     co_return std::move(*waiter->results);
 }
 
-// One Intake::submit_many per source, so each job's history names where it came from.
+// Without a loop to defer to: one synchronous Intake::submit_many per source.
 SubmitBatcher::Results SubmitBatcher::commit(std::vector<ports::SubmitRequest>& reqs) {
     std::map<std::string, std::vector<std::size_t>> by_source;
     for (std::size_t i = 0; i < reqs.size(); ++i) by_source[reqs[i].source].push_back(i);
@@ -127,11 +127,93 @@ void SubmitBatcher::flush() {
     std::vector<ports::SubmitRequest> all;
     for (auto& p : batch)
         for (auto& r : p.reqs) all.push_back(std::move(r));
-    Results results = commit(all);
+    auto group = std::make_shared<Group>();
+    group->waiting = std::move(batch);
+    group->count = all.size();
+    prepare(all, *group);
+    // Every fsync off the loop: the inputs' first (a job is never committed before its input is
+    // durable), then the commit's own (the WAL's), and only then the answers.
+    ports::Intake* intake = &intake_;
+    intake_.when_inputs_durable([intake, defer = defer_, group](Status st) {
+        // On the syncer's thread (or here): back to the loop, touching nothing but these (the
+        // batcher may be gone at shutdown, when the loop drops this unrun; the intake and the
+        // store outlive the loop's last turn).
+        defer([intake, defer, group, st = std::move(st)] {
+            commit_group(*intake, defer, group, st);
+        });
+    });
+}
+
+// One Intake::prepare_many per source, so each job's history names where it came from.
+void SubmitBatcher::prepare(std::vector<ports::SubmitRequest>& all, Group& group) {
+    std::map<std::string, std::vector<std::size_t>> by_source;
+    for (std::size_t i = 0; i < all.size(); ++i) by_source[all[i].source].push_back(i);
+    for (auto& [source, idx] : by_source) {
+        std::vector<ports::SubmitRequest> reqs;
+        reqs.reserve(idx.size());
+        for (auto i : idx) reqs.push_back(std::move(all[i]));
+        Part part;
+        try {
+            part.batch = intake_.prepare_many(reqs);
+        } catch (const std::exception& e) {
+            spdlog::error("control: spooling {} submission(s) failed: {}", idx.size(), e.what());
+            part.batch.results.assign(idx.size(), Error{"io_error", "cannot store the job"});
+        }
+        part.index = std::move(idx);
+        group.parts.push_back(std::move(part));
+    }
+}
+
+// On the loop, once the group's inputs are durable (or their fsync failed).
+void SubmitBatcher::commit_group(ports::Intake& intake, const Defer& defer,
+                                 const std::shared_ptr<Group>& group, const Status& inputs) {
+    for (auto& part : group->parts) {
+        if (!inputs) {
+            for (auto& r : part.batch.results)
+                if (r) r = inputs.error();
+            continue;
+        }
+        try {
+            intake.commit_prepared(part.batch);
+        } catch (const std::exception& e) {
+            // The transaction rolled back: nothing of this part was committed, and each of its
+            // requests hears so.
+            spdlog::error("control: committing {} submission(s) failed: {}", part.index.size(),
+                          e.what());
+            for (auto& r : part.batch.results)
+                if (r) r = Error{"io_error", "cannot store the job"};
+        }
+    }
+    // Committed without the fsync; the WAL's fsync runs off the loop for this group and any
+    // other committed meanwhile.
+    ports::Intake* announcer = &intake;
+    intake.when_durable([announcer, defer, group](Status st) {
+        defer([announcer, group, st = std::move(st)] {
+            if (st)
+                for (const auto& part : group->parts) announcer->announce(part.batch);
+            answer(*group, st);
+        });
+    });
+}
+
+// On the loop, once the group's commit is durable (or its fsync failed).
+void SubmitBatcher::answer(Group& group, const Status& durable) {
+    Results results(group.count, Result<Job>(Error{"internal", "not submitted"}));
+    for (auto& part : group.parts)
+        for (std::size_t k = 0; k < part.index.size(); ++k) {
+            auto& r = part.batch.results[k];
+            if (r && !durable)
+                r = Error{"io_error", "the job " + r->id +
+                                          " was queued but could not be made durable (" +
+                                          durable.error().message +
+                                          "); it may run: check it before submitting again"};
+            results[part.index[k]] = std::move(r);
+        }
     std::size_t next = 0;
-    for (auto& p : batch) {
-        p.waiter->results.emplace(results.begin() + static_cast<std::ptrdiff_t>(next),
-                                  results.begin() + static_cast<std::ptrdiff_t>(next + p.reqs.size()));
+    for (auto& p : group.waiting) {
+        p.waiter->results.emplace(
+            results.begin() + static_cast<std::ptrdiff_t>(next),
+            results.begin() + static_cast<std::ptrdiff_t>(next + p.reqs.size()));
         next += p.reqs.size();
         p.waiter->wake.cancel();
     }

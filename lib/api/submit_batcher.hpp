@@ -1,7 +1,8 @@
 // Group commit for submissions: every submission that arrives in one turn of the event loop is
 // spooled, synced once and committed in one transaction, and only then answered. A job's answer
 // still means "durable" (SPEC §5); many clients share the cost of the fsyncs instead of queueing
-// behind one fsync each.
+// behind one fsync each. The commit's own fsync (the WAL's) runs on the store's syncer thread,
+// not on the loop: the answers wait for it, the loop does not.
 #pragma once
 #include <functional>
 #include <memory>
@@ -38,7 +39,22 @@ class SubmitBatcher {
         std::vector<ports::SubmitRequest> reqs;
         std::shared_ptr<Waiter> waiter;
     };
+    // A flushed group, answered once durable: its requests by source (one prepare_many each,
+    // `index` = their places in the group) and the waiters, in order.
+    struct Part {
+        ports::PreparedSubmissions batch;
+        std::vector<std::size_t> index;
+    };
+    struct Group {
+        std::vector<Pending> waiting;
+        std::size_t count = 0;
+        std::vector<Part> parts;
+    };
     void flush();
+    void prepare(std::vector<ports::SubmitRequest>& all, Group& group);
+    static void commit_group(ports::Intake& intake, const Defer& defer,
+                             const std::shared_ptr<Group>& group, const Status& inputs);
+    static void answer(Group& group, const Status& durable);
     Results commit(std::vector<ports::SubmitRequest>& reqs);
     net::Awaitable<Results> enqueue(std::vector<ports::SubmitRequest> reqs);
 

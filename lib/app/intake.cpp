@@ -69,9 +69,13 @@ Error Intake::no_space(const std::string& what) {
     return disk_->refusal();
 }
 
-bool Intake::commit(const std::vector<store::Job>& jobs, const std::string& source) {
+bool Intake::commit(const std::vector<store::Job>& jobs, const std::string& source,
+                    bool synced) {
     try {
-        store_.insert(jobs, "accepted from " + source);
+        if (synced)
+            store_.insert(jobs, "accepted from " + source);
+        else
+            store_.insert_unsynced(jobs, "accepted from " + source);
         return true;
     } catch (const store::DiskFullError& e) {
         no_space(std::string("committing new jobs: ") + e.what());
@@ -90,31 +94,72 @@ Result<store::Job> Intake::submit(const SubmitRequest& req) {
 }
 
 std::vector<Result<store::Job>> Intake::submit_many(const std::vector<SubmitRequest>& reqs) {
-    std::vector<Result<store::Job>> out;
-    if (auto why = refused()) {
-        out.assign(reqs.size(), Result<store::Job>(*why));
-        return out;
-    }
+    auto batch = prepare_many(reqs);
     std::vector<store::Job> accepted;
-    for (const auto& req : reqs) {
-        out.push_back(prepare(req, false));
-        if (out.back()) accepted.push_back(*out.back());
-    }
-    if (accepted.empty()) return out;
+    for (const auto& r : batch.results)
+        if (r) accepted.push_back(*r);
+    if (accepted.empty()) return std::move(batch.results);
     if (auto st = store_.sync_inputs(); !st) {
-        for (auto& r : out)
-            if (r) r = st.error();
-        return out;
+        refuse_accepted(batch.results, st.error());
+        return std::move(batch.results);
     }
-    if (!commit(accepted, reqs.front().source)) {
-        Error why = refused().value_or(Error{"no_space", "no space for the new jobs"});
-        for (auto& r : out)
-            if (r) r = why;
-        return out;
+    if (!commit(accepted, batch.source)) {
+        refuse_accepted(batch.results,
+                        refused().value_or(Error{"no_space", "no space for the new jobs"}));
+        return std::move(batch.results);
     }
     if (on_created_)
         for (const auto& job : accepted) on_created_(job);
+    return std::move(batch.results);
+}
+
+ports::PreparedSubmissions Intake::prepare_many(const std::vector<SubmitRequest>& reqs) {
+    ports::PreparedSubmissions out;
+    out.source = reqs.empty() ? "" : reqs.front().source;
+    if (auto why = refused()) {
+        out.results.assign(reqs.size(), Result<store::Job>(*why));
+        return out;
+    }
+    for (const auto& req : reqs) out.results.push_back(prepare(req, false));
     return out;
+}
+
+void Intake::when_inputs_durable(std::function<void(Status)> done) {
+    store_.when_inputs_durable(std::move(done));
+}
+
+void Intake::commit_prepared(ports::PreparedSubmissions& batch) {
+    // The jobs are moved out for the insert and back after it (a copy per job, params and
+    // all, was a visible part of the batch path's profile).
+    std::vector<store::Job> accepted;
+    std::vector<std::size_t> where;
+    for (std::size_t i = 0; i < batch.results.size(); ++i)
+        if (batch.results[i]) {
+            accepted.push_back(std::move(*batch.results[i]));
+            where.push_back(i);
+        }
+    if (accepted.empty()) return;
+    bool committed = commit(accepted, batch.source, false);
+    for (std::size_t k = 0; k < where.size(); ++k)
+        batch.results[where[k]] = std::move(accepted[k]);
+    if (!committed)
+        refuse_accepted(batch.results,
+                        refused().value_or(Error{"no_space", "no space for the new jobs"}));
+}
+
+void Intake::announce(const ports::PreparedSubmissions& batch) {
+    if (!on_created_) return;
+    for (const auto& r : batch.results)
+        if (r) on_created_(*r);
+}
+
+void Intake::when_durable(std::function<void(Status)> done) {
+    store_.when_durable(std::move(done));
+}
+
+void Intake::refuse_accepted(std::vector<Result<store::Job>>& results, const Error& why) {
+    for (auto& r : results)
+        if (r) r = why;
 }
 
 Result<store::Job> Intake::prepare(const SubmitRequest& given, bool durable) {

@@ -43,6 +43,12 @@ public:
     // The same for a burst (watched folders): every input spooled, one file-system sync, one
     // commit for all the accepted jobs. One result per request, in order.
     std::vector<Result<store::Job>> submit_many(const std::vector<SubmitRequest>& reqs) override;
+    // The API's group commit in steps (see ports::Intake).
+    ports::PreparedSubmissions prepare_many(const std::vector<SubmitRequest>& reqs) override;
+    void when_inputs_durable(std::function<void(Status)> done) override;
+    void commit_prepared(ports::PreparedSubmissions& batch) override;
+    void when_durable(std::function<void(Status)> done) override;
+    void announce(const ports::PreparedSubmissions& batch) override;
     // Validation only (no spool, no row): the normalised params.
     Result<nlohmann::json> check(const SubmitRequest& req) override;
 
@@ -55,8 +61,12 @@ private:
     std::optional<Error> refused() const;
     // A spool error or failed commit that found no space: reported, and the refusal instead.
     Error no_space(const std::string& what);
-    // Inserts the rows; false (nothing committed) when the disk had no room for them.
-    bool commit(const std::vector<store::Job>& jobs, const std::string& source);
+    // Inserts the rows (`synced`: waiting for the disk); false (nothing committed) when the disk
+    // had no room for them.
+    bool commit(const std::vector<store::Job>& jobs, const std::string& source,
+                bool synced = true);
+    // Fails every accepted result with `why`.
+    static void refuse_accepted(std::vector<Result<store::Job>>& results, const Error& why);
 
     store::QueueStore& store_;
     KeyExists key_exists_;

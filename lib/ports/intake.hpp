@@ -2,6 +2,7 @@
 // an interface, so lib/api and lib/watch depend on this, not on the daemon that implements it.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,12 @@ struct SubmitRequest {
     std::optional<std::int64_t> uid;
 };
 
+// Submissions validated and spooled, not yet committed: one result per request, in order.
+struct PreparedSubmissions {
+    std::vector<Result<Job>> results;
+    std::string source;
+};
+
 class Intake {
 public:
     virtual ~Intake() = default;
@@ -39,6 +46,19 @@ public:
     // A burst: every input stored, one sync, one commit for all accepted jobs; one result per
     // request, in order.
     virtual std::vector<Result<Job>> submit_many(const std::vector<SubmitRequest>& reqs) = 0;
+    // The API's group commit, in steps, so that no fsync runs on the event loop: prepare_many
+    // validates and spools (nothing synced, nothing committed); once when_inputs_durable()
+    // calls back, commit_prepared commits the accepted rows without waiting for the disk; once
+    // when_durable() calls back, the answers may go out. The callbacks may run on another
+    // thread, or at once, and must not call back into the intake.
+    virtual PreparedSubmissions prepare_many(const std::vector<SubmitRequest>& reqs) = 0;
+    virtual void when_inputs_durable(std::function<void(Status)> done) = 0;
+    // Each accepted result stays the job, or becomes why it was not committed.
+    virtual void commit_prepared(PreparedSubmissions& batch) = 0;
+    virtual void when_durable(std::function<void(Status)> done) = 0;
+    // Once durable: the dispatcher and the event stream hear of the committed jobs (not
+    // before, so a job is not sent while a power cut could still take its row away).
+    virtual void announce(const PreparedSubmissions& batch) = 0;
     // Validation only (nothing stored): the normalised params.
     virtual Result<nlohmann::json> check(const SubmitRequest& req) = 0;
 };

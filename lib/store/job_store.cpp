@@ -116,8 +116,9 @@ void JobStore::insert(const Job& j, std::string_view detail) {
     tx.commit();
 }
 
-void JobStore::insert_many(const std::vector<Job>& jobs, std::string_view detail) {
-    Transaction tx(db_);
+void JobStore::insert_many(const std::vector<Job>& jobs, std::string_view detail,
+                           Durability d) {
+    Transaction tx(db_, d);
     for (const auto& j : jobs) insert_row(j, detail);
     tx.commit();
 }

@@ -23,7 +23,8 @@ public:
     // Inserts a new job with its "created" event, in one durable transaction.
     void insert(const Job& job, std::string_view detail);
     // The same for many jobs in one durable transaction (one disk sync for a burst).
-    void insert_many(const std::vector<Job>& jobs, std::string_view detail);
+    void insert_many(const std::vector<Job>& jobs, std::string_view detail,
+                     Durability d = Durability::full);
 
     // Writes every mutable field of `job` and moves it to `to`, with an event. Only succeeds if
     // the stored state is still `job.state` (a concurrent cancel wins): returns false otherwise.

@@ -62,9 +62,12 @@ public:
 
     Result<std::string> put_input(std::string_view bytes, bool durable) override;
     Status sync_inputs() override;
+    void when_inputs_durable(std::function<void(Status)> done) override;
     Result<std::string> read_input(const std::string& sha256) override;
 
     void insert(const std::vector<Job>& jobs, std::string_view detail) override;
+    void insert_unsynced(const std::vector<Job>& jobs, std::string_view detail) override;
+    void when_durable(std::function<void(Status)> done) override;
     // Guarded by (state, attempts, owner): a job this node holds must still be held by it
     // under the claim it adopted it with (node, claim token, attempts as adopted); a job in
     // another node's hands (a cancel from here) must still be as it was read (node, attempts);

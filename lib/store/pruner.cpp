@@ -149,8 +149,6 @@ std::int64_t Pruner::forget_answers(std::int64_t before_ms) {
     return n;
 }
 
-void Pruner::checkpoint() { db_.exec("PRAGMA wal_checkpoint(TRUNCATE)"); }
-
 void Pruner::add_pruned_credits(std::map<std::string, std::int64_t>& out,
                                 std::int64_t since_ms) {
     auto st = db_.prepare(

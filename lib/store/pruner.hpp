@@ -1,7 +1,8 @@
 // Retention for the embedded store: deletes finished jobs, their events and the spool files no
 // remaining job uses, in short transactions of a bounded number of jobs, so the event loop is
 // never held for long; keeps the credits of what it deleted per key and UTC day (the daily
-// budget and the totals in /v1/status go on counting them); checkpoints the WAL after a sweep.
+// budget and the totals in /v1/status go on counting them). The WAL checkpoint after a sweep is
+// the checkpoint thread's (store/wal_checkpointer.*).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -22,9 +23,6 @@ public:
     ports::PruneCount prune(const ports::PruneQuery& q);
     ports::PruneCount count(const ports::PruneQuery& q);
     std::int64_t forget_answers(std::int64_t before_ms);
-    // PRAGMA wal_checkpoint(TRUNCATE): genqd is the database's only connection, so the
-    // checkpoint never waits for a reader, copies every frame back and leaves a WAL of 0 bytes.
-    void checkpoint();
     // Adds the credits of pruned jobs finished in UTC days starting at or after `since_ms`.
     void add_pruned_credits(std::map<std::string, std::int64_t>& out, std::int64_t since_ms);
 

@@ -5,6 +5,7 @@
 // transaction never spans a co_await.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -36,11 +37,23 @@ public:
     // which a batch calls once before its jobs commit.
     virtual Result<std::string> put_input(std::string_view bytes, bool durable) = 0;
     virtual Status sync_inputs() = 0;
+    // The same off the loop: calls `done` (on another thread, or at once) once every input put
+    // so far is durable, or with the error (no_space, io_error). It must not touch the store.
+    virtual void when_inputs_durable(std::function<void(Status)> done) = 0;
     virtual Result<std::string> read_input(const std::string& sha256) = 0;
 
     // ---- jobs --------------------------------------------------------------------------------
     // New jobs, each with its "created" event, in one durable transaction.
     virtual void insert(const std::vector<Job>& jobs, std::string_view detail) = 0;
+    // The same without waiting for the disk: the rows are committed (visible, and they survive
+    // a killed process) but durable only once when_durable() calls back. The API's submissions
+    // commit this way and answer after that call back (group commit, off the loop). Their
+    // inputs must be durable first (when_inputs_durable).
+    virtual void insert_unsynced(const std::vector<Job>& jobs, std::string_view detail) = 0;
+    // Calls `done` once every commit made before this call is on disk, or with the error
+    // (no_space, io_error). It may run on another thread, or at once; it must not touch the
+    // store itself.
+    virtual void when_durable(std::function<void(Status)> done) = 0;
     // Writes every mutable field of `job` and moves it to `to` with an event, if the stored state
     // is still `job.state` (a concurrent change wins: false). This is also how a job is claimed
     // (queued -> submitting with its key); a claim counts its attempt: job.attempts is one more

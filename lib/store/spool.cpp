@@ -10,7 +10,38 @@
 
 namespace genq::store {
 
-Status Spool::init() { return make_dirs(dir_); }
+namespace {
+
+Status sync_file_system(const std::string& dir) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Error{"io_error", "cannot open " + dir + ": " + errno_text(errno)};
+    int rc = ::syncfs(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return Error{"io_error", "cannot sync " + dir + ": " + errno_text(err)};
+    return ok_status();
+}
+
+// fsync of one file or directory by name; a file deleted meanwhile (retention) needs none.
+Status fsync_path(const std::string& path, int flags) {
+    int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return ok_status();
+    if (fd < 0) return Error{"io_error", "cannot open " + path + ": " + errno_text(errno)};
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0)
+        return Error{err == ENOSPC ? "no_space" : "io_error",
+                     "cannot sync " + path + ": " + errno_text(err)};
+    return ok_status();
+}
+
+}  // namespace
+
+Status Spool::init() {
+    if (auto st = make_dirs(dir_); !st) return st;
+    return sync_file_system(dir_);
+}
 
 namespace {
 
@@ -44,24 +75,68 @@ Status write_file_fast(const std::string& path, std::string_view bytes) {
 }  // namespace
 
 Status Spool::sync() {
-    int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return Error{"io_error", "cannot open " + dir_ + ": " + errno_text(errno)};
-    int rc = ::syncfs(fd);
-    int err = errno;
-    ::close(fd);
-    if (rc != 0) return Error{"io_error", "cannot sync " + dir_ + ": " + errno_text(err)};
-    return ok_status();
+    auto paths = take_unsynced();
+    if (paths.empty()) return ok_status();
+    Status st = fsync_files(paths);
+    finish_sync(paths, st.ok());
+    return st;
+}
+
+std::vector<std::string> Spool::take_unsynced() {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> out;
+    out.swap(unsynced_);
+    for (const auto& p : out) ++syncing_[p];
+    return out;
+}
+
+Status Spool::fsync_files(const std::vector<std::string>& paths) const {
+    for (const auto& p : paths)
+        if (auto st = fsync_path(p, O_RDONLY); !st) return st;
+    return fsync_path(dir_, O_RDONLY | O_DIRECTORY);
+}
+
+void Spool::finish_sync(const std::vector<std::string>& paths, bool synced) {
+    std::lock_guard lock(mu_);
+    for (const auto& p : paths) {
+        auto it = syncing_.find(p);
+        if (it != syncing_.end() && --it->second == 0) syncing_.erase(it);
+        if (!synced) unsynced_.push_back(p);  // the next sync tries again
+    }
+}
+
+std::size_t Spool::unsynced() const {
+    std::lock_guard lock(mu_);
+    return unsynced_.size();
 }
 
 Result<std::string> Spool::put(std::string_view bytes, bool durable) {
     std::string sha = sha256_hex(bytes);
     struct stat st {};
-    // Content-addressed: an existing file of the right size is the same bytes, already durable.
-    if (::stat(path(sha).c_str(), &st) == 0 && static_cast<std::size_t>(st.st_size) == bytes.size())
+    // Content-addressed: an existing file of the right size is the same bytes, durable, listed
+    // in unsynced_, or being synced (then listed again: this put's sync must cover it too).
+    // init() synced what an earlier process left.
+    if (::stat(path(sha).c_str(), &st) == 0 &&
+        static_cast<std::size_t>(st.st_size) == bytes.size()) {
+        {
+            std::lock_guard lock(mu_);
+            if (!syncing_.count(path(sha))) return sha;
+            if (!durable) {
+                unsynced_.push_back(path(sha));
+                return sha;
+            }
+        }
+        // Durable, and its first sync is still under way: sync it here too.
+        if (auto synced = fsync_files({path(sha)}); !synced) return synced.error();
         return sha;
-    auto written =
-        durable ? write_file_durably(path(sha), bytes) : write_file_fast(path(sha), bytes);
-    if (!written) return written.error();
+    }
+    if (durable) {
+        if (auto written = write_file_durably(path(sha), bytes); !written) return written.error();
+        return sha;
+    }
+    if (auto written = write_file_fast(path(sha), bytes); !written) return written.error();
+    std::lock_guard lock(mu_);
+    unsynced_.push_back(path(sha));
     return sha;
 }
 

@@ -6,6 +6,9 @@
 #include "store/pruner.hpp"
 #include "store/send_log.hpp"
 #include "store/spool.hpp"
+#include "store/sync_worker.hpp"
+#include "store/wal_checkpointer.hpp"
+#include "store/wal_syncer.hpp"
 
 namespace genq::store {
 
@@ -15,9 +18,12 @@ struct SqliteQueueStore::Parts {
     SendLog sends;
     Spool spool;
     Pruner pruner;
-    Parts(std::unique_ptr<Database> d, std::string spool_dir)
+    std::unique_ptr<WalCheckpointer> checkpointer;  // destroyed before `db`: it hooks it
+    WalSyncer syncer;
+    SyncWorker input_syncer;  // the spool's fsyncs, off the loop
+    Parts(std::unique_ptr<Database> d, std::string spool_dir, std::string db_path)
         : db(std::move(d)), jobs(*db), sends(*db), spool(std::move(spool_dir)),
-          pruner(*db, spool) {}
+          pruner(*db, spool), syncer(db_path + "-wal") {}
 };
 
 Result<std::unique_ptr<SqliteQueueStore>> SqliteQueueStore::open(const std::string& state_dir) {
@@ -28,8 +34,12 @@ Result<std::unique_ptr<SqliteQueueStore>> SqliteQueueStore::open(const std::stri
     } catch (const DbError& e) {
         return Error{"db_open", "database " + state_dir + "/genq.db: " + e.what()};
     }
-    auto parts = std::make_unique<Parts>(std::move(*db), state_dir + "/spool");
+    auto parts = std::make_unique<Parts>(std::move(*db), state_dir + "/spool",
+                                         state_dir + "/genq.db");
     if (auto st = parts->spool.init(); !st) return st.error();
+    auto checkpointer = WalCheckpointer::start(parts->db->handle(), state_dir + "/genq.db");
+    if (!checkpointer) return checkpointer.error();
+    parts->checkpointer = std::move(*checkpointer);
     return std::unique_ptr<SqliteQueueStore>(new SqliteQueueStore(std::move(parts)));
 }
 
@@ -41,12 +51,28 @@ Result<std::string> SqliteQueueStore::put_input(std::string_view bytes, bool dur
     return p_->spool.put(bytes, durable);
 }
 Status SqliteQueueStore::sync_inputs() { return p_->spool.sync(); }
+void SqliteQueueStore::when_inputs_durable(std::function<void(Status)> done) {
+    auto paths = p_->spool.take_unsynced();
+    if (paths.empty()) return done(ok_status());
+    Spool* spool = &p_->spool;
+    p_->input_syncer.post([spool, paths = std::move(paths), done = std::move(done)] {
+        Status st = spool->fsync_files(paths);
+        spool->finish_sync(paths, st.ok());
+        done(st);
+    });
+}
 Result<std::string> SqliteQueueStore::read_input(const std::string& sha256) {
     return p_->spool.read(sha256);
 }
 
 void SqliteQueueStore::insert(const std::vector<Job>& jobs, std::string_view detail) {
     p_->jobs.insert_many(jobs, detail);
+}
+void SqliteQueueStore::insert_unsynced(const std::vector<Job>& jobs, std::string_view detail) {
+    p_->jobs.insert_many(jobs, detail, Durability::relaxed);
+}
+void SqliteQueueStore::when_durable(std::function<void(Status)> done) {
+    p_->syncer.after_commits(std::move(done));
 }
 bool SqliteQueueStore::transition(Job& job, JobState to, std::string_view detail, Durability d,
                                   std::int64_t at_ms) {
@@ -94,7 +120,8 @@ ports::PruneCount SqliteQueueStore::count_prunable(const ports::PruneQuery& q) {
 std::int64_t SqliteQueueStore::forget_answers(std::int64_t before_ms) {
     return p_->pruner.forget_answers(before_ms);
 }
-void SqliteQueueStore::checkpoint() { p_->pruner.checkpoint(); }
+void SqliteQueueStore::checkpoint() { p_->checkpointer->request_truncate(); }
+WalCheckpointer& SqliteQueueStore::checkpointer() { return *p_->checkpointer; }
 
 void SqliteQueueStore::record_send(std::string_view key, TimePoint t) { p_->sends.record(key, t); }
 void SqliteQueueStore::flush_sends() { p_->sends.flush(); }

@@ -9,6 +9,7 @@
 namespace genq::store {
 
 class Database;
+class WalCheckpointer;
 
 class SqliteQueueStore final : public QueueStore {
 public:
@@ -19,12 +20,17 @@ public:
 
     // For the watch folders' own table (same file, same connection).
     Database& database();
+    // The thread that checkpoints the WAL (the loop's connection never does).
+    WalCheckpointer& checkpointer();
 
     Result<std::string> put_input(std::string_view bytes, bool durable) override;
     Status sync_inputs() override;
+    void when_inputs_durable(std::function<void(Status)> done) override;
     Result<std::string> read_input(const std::string& sha256) override;
 
     void insert(const std::vector<Job>& jobs, std::string_view detail) override;
+    void insert_unsynced(const std::vector<Job>& jobs, std::string_view detail) override;
+    void when_durable(std::function<void(Status)> done) override;
     bool transition(Job& job, JobState to, std::string_view detail, Durability d,
                     std::int64_t at_ms) override;
     void save_progress(const Job& job, Durability d) override;
@@ -54,6 +60,7 @@ public:
     ports::PruneCount prune_finished(const ports::PruneQuery& q) override;
     ports::PruneCount count_prunable(const ports::PruneQuery& q) override;
     std::int64_t forget_answers(std::int64_t before_ms) override;
+    // Asks the checkpoint thread for a TRUNCATE; returns at once.
     void checkpoint() override;
 
     std::optional<ports::RememberedAnswer> find_answer(std::string_view key,
