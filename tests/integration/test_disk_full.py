@@ -2,18 +2,21 @@
 run against the stand-in. New submissions (HTTP, genqctl, watched folders) are refused with 503
 naming the directory, the daemon stays up, the jobs under way keep their state and none is lost
 or paid twice, and once the filler is removed everything resumes without a restart. The database
-passes PRAGMA integrity_check afterwards.
+passes PRAGMA integrity_check afterwards. The systemd STATUS= line (a fake NOTIFY_SOCKET) names
+the full disk and the changes held, and goes back to the counts when space returns.
 
 Needs root (mount -t tmpfs); otherwise it prints a SKIP line and counts as skipped."""
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 import time
 
 from genqtest import FakeApi, Genqd, BIN_DIR, assert_outputs_match, run_tests, write_images
+from test_systemd import NotifySocket
 
 FAKE_LIMITS = dict(limit=10, window=1, lockout=2, poll_interval=0.5)
 TMPFS_SIZE = 8 * 1024 * 1024
@@ -84,10 +87,14 @@ def test_state_disk_full(tmp):
     inbox = tmp / "inbox"
     filler = state / "filler"
     d = None
+    notify = NotifySocket(tmp / "notify.sock")
     try:
         with FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0"], gen_time=3, video_bytes=200000,
                      **FAKE_LIMITS) as api:
-            d = Genqd(tmp / "d", api, watches=[{"dir": str(inbox), "kind": "video"}])
+            d = Genqd(tmp / "d", api, watches=[{"dir": str(inbox), "kind": "video"}],
+                      env={"NOTIFY_SOCKET": notify.path})
+            normal = re.compile(r"^\d+ queued, \d+ running, \d+ succeeded, \d+ failed$")
+            assert normal.match(notify.wait_for("STATUS")[2]["STATUS"]), notify.messages
             pid = d.proc.pid
             images = write_images(tmp / "in", 8)
             ids = d.submit(images[:4])
@@ -104,6 +111,12 @@ def test_state_disk_full(tmp):
             assert d.request("POST", "/v1/resume")[0] == 200
             wait_for("a write to find the disk full",
                      lambda: status(d)["state_disk"]["full"], log=d.log)
+            t_full = time.monotonic()
+            # systemd hears of it, naming the directory (sent when the disk fills, not at the next
+            # 5 s report).
+            line = notify.wait_for("STATUS", after=t_full - 1, timeout=30,
+                                   match=lambda v: v.startswith("state disk full: "))
+            assert line[2]["STATUS"].startswith("state disk full: %s (no space)" % state), line
             assert [d.job(i)["state"] for i in waiting] == ["queued"] * 2
             assert [d.job(i)["attempts"] for i in waiting] == [0, 0]
             assert api.stats()["submits"] == 4, api.stats()
@@ -143,6 +156,10 @@ def test_state_disk_full(tmp):
             assert states == ["running"] * 4, states
             assert metric(d, "genq_state_disk_full") == 1
             assert metric(d, "genq_state_disk_unsaved") >= 4
+            held = notify.wait_for("STATUS", timeout=30, match=lambda v: re.match(
+                r"^state disk full: %s \(no space\); ([4-9]|\d\d+) changes held; \d+ queued, "
+                r"4 running, 0 succeeded, 0 failed$" % re.escape(str(state)), v))
+            print("  STATUS=%s" % held[2]["STATUS"])
             r = d.ctl("status", check=0)
             assert "STATE DISK FULL" in r.stdout and str(state) in r.stdout, r.stdout
             assert d.proc.poll() is None, d.log()[-3000:]
@@ -165,6 +182,11 @@ def test_state_disk_full(tmp):
             wait_for("the disk seen clear", lambda: not status(d)["state_disk"]["full"],
                      log=d.log)
             assert status(d)["state_disk"]["unsaved"] == 0
+            # The line goes back to the counts (at once, when the probe found space).
+            cleared = notify.wait_for("STATUS", after=freed, timeout=30,
+                                      match=lambda v: normal.match(v))
+            assert not [m for m in notify.messages if m[0] >= cleared[0] and
+                        "STATUS" in m[2] and not normal.match(m[2]["STATUS"])], notify.messages
             assert metric(d, "genq_state_disk_full") == 0
             code, body = post_job(d, images[4].read_bytes())
             assert code == 201, (code, body)
@@ -193,6 +215,7 @@ def test_state_disk_full(tmp):
     finally:
         if d:
             d.stop()
+        notify.close()
         subprocess.run(["umount", "-l", str(state)])
 
 

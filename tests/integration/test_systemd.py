@@ -27,6 +27,7 @@ from pathlib import Path
 
 from genqtest import BIN_DIR, GENQCTL, GENQD, FakeApi, Genqd, UnixHTTPConnection, run_tests, \
     write_images
+from pgserver import PgServer, pg_bin_dir
 
 SOURCE_DIR = Path(__file__).resolve().parents[2]
 SYSTEMD_DIR = SOURCE_DIR / "systemd"
@@ -89,13 +90,15 @@ class NotifySocket:
                 self.messages.append((t, pid, fields, sent))
                 self.cond.notify_all()
 
-    def wait_for(self, key, value=None, after=0.0, timeout=20):
-        """The first message at or after `after` (monotonic) carrying key (= value)."""
+    def wait_for(self, key, value=None, after=0.0, timeout=20, match=None):
+        """The first message at or after `after` (monotonic) carrying key (= value, or a value
+        for which match(value) is true)."""
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
                 for m in self.messages:
-                    if m[0] >= after and key in m[2] and (value is None or m[2][key] == value):
+                    if m[0] >= after and key in m[2] and (value is None or m[2][key] == value) \
+                            and (match is None or match(m[2][key])):
                         return m
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -446,6 +449,36 @@ def test_notify_ready_watchdog_status(tmp):
     assert len(ids) == 3
 
 
+def test_status_names_unreachable_shared_store(tmp):
+    """With the queue in PostgreSQL, STATUS= says the shared store is unreachable while its server
+    is down, and goes back to the counts once it is up again (no restart of genqd)."""
+    if pg_bin_dir() is None:
+        print("  SKIP: no PostgreSQL server installed")
+        return
+    normal = re.compile(r"^\d+ queued, \d+ running, \d+ succeeded, \d+ failed$")
+    with PgServer(tmp) as pg:
+        pg.createdb("genq")
+        notify = NotifySocket(tmp / "notify.sock")
+        store = '[store]\nurl = "%s"\nnode = "a"\nlease = 3\n' % pg.url("genq")
+        d = Genqd(tmp / "d", None, extra=store, env={"NOTIFY_SOCKET": notify.path})
+        try:
+            assert normal.match(notify.wait_for("STATUS")[2]["STATUS"]), notify.messages
+            t_down = time.monotonic()
+            pg.stop()  # fast shutdown: every connection dropped
+            down = notify.wait_for("STATUS", "shared store unreachable, retrying", after=t_down,
+                                   timeout=60)
+            assert d.proc.poll() is None, d.log()[-3000:]
+            pg.start()
+            up = notify.wait_for("STATUS", after=down[0], timeout=60,
+                                 match=lambda v: normal.match(v))
+            print("  STATUS= while PostgreSQL was down: %r; back to %r" %
+                  (down[2]["STATUS"], up[2]["STATUS"]))
+            assert d.stop() == 0, d.log()[-3000:]
+        finally:
+            d.stop()
+            notify.close()
+
+
 def test_watchdog_off_for_another_pid(tmp):
     # WATCHDOG_PID names another process: the watchdog is not ours, genqd sends no WATCHDOG=1.
     notify = NotifySocket(tmp / "notify.sock")
@@ -744,6 +777,7 @@ if __name__ == "__main__":
     run_tests([test_units_verify_clean, test_install_keeps_edited_config,
                test_sysusers_and_tmpfiles, test_security_exposure,
                test_check_config_and_example, test_notify_ready_watchdog_status,
+               test_status_names_unreachable_shared_store,
                test_watchdog_off_for_another_pid, test_sigterm_with_http_in_flight,
                test_sigint_stops_cleanly, test_listen_fds_socket_activation,
                test_listen_fds_for_another_pid_ignored, test_sighup_adds_key_and_changes_limit,
