@@ -86,6 +86,8 @@ public:
     ports::PruneCount count_prunable(const ports::PruneQuery& q) override;
     std::int64_t forget_answers(std::int64_t before_ms) override;
     void checkpoint() override;
+    ports::SpoolPage spool_page(bool from_start, int limit) override;
+    bool remove_spool_file(const std::string& name) override;
 
     std::optional<ports::RememberedAnswer> find_answer(std::string_view key,
                                                        std::int64_t since_ms) override;

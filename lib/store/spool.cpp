@@ -57,8 +57,11 @@ Result<std::string> Spool::put(std::string_view bytes, bool durable) {
     std::string sha = sha256_hex(bytes);
     struct stat st {};
     // Content-addressed: an existing file of the right size is the same bytes, already durable.
-    if (::stat(path(sha).c_str(), &st) == 0 && static_cast<std::size_t>(st.st_size) == bytes.size())
+    if (::stat(path(sha).c_str(), &st) == 0 &&
+        static_cast<std::size_t>(st.st_size) == bytes.size()) {
+        ::utimensat(AT_FDCWD, path(sha).c_str(), nullptr, 0);  // best effort (see spool.hpp)
         return sha;
+    }
     auto written =
         durable ? write_file_durably(path(sha), bytes) : write_file_fast(path(sha), bytes);
     if (!written) return written.error();

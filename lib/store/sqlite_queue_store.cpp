@@ -96,6 +96,14 @@ std::int64_t SqliteQueueStore::forget_answers(std::int64_t before_ms) {
 }
 void SqliteQueueStore::checkpoint() { p_->pruner.checkpoint(); }
 
+ports::SpoolPage SqliteQueueStore::spool_page(bool from_start, int limit) {
+    return p_->pruner.spool_page(from_start, limit);
+}
+
+bool SqliteQueueStore::remove_spool_file(const std::string& name) {
+    return p_->pruner.remove_spool_file(name);
+}
+
 void SqliteQueueStore::record_send(std::string_view key, TimePoint t) { p_->sends.record(key, t); }
 void SqliteQueueStore::flush_sends() { p_->sends.flush(); }
 std::vector<TimePoint> SqliteQueueStore::sends_since(std::string_view key, TimePoint from) {

@@ -161,6 +161,58 @@ def test_watched_file_stays_a_duplicate_after_its_job_is_pruned(tmp):
             assert not listed(d)  # never a second job for the same file
 
 
+def plant(path, content, age_s):
+    path.write_bytes(content)
+    t = time.time() - age_s
+    os.utime(path, (t, t))
+
+
+def test_orphan_spool_files_are_removed(tmp):
+    """A spool file no job references (a crash between a prune's commit and its unlink, or in
+    the middle of a write) is deleted by the scan at start-up and after each sweep, once older
+    than the scan's grace (1 h); a referenced input, a young file and a foreign one stay."""
+    import hashlib
+    a = write_images(tmp / "video", 1, prefix="v")[0]
+    d = Genqd(tmp / "d", None, extra=retention("30d", "1s"))
+    try:
+        d.ctl("pause", check=0)  # the job stays queued, its input referenced
+        queued = d.submit([a])[0]
+        sha_a = d.job(queued)["input"]["sha256"]
+        assert d.stop() == 0
+        d.logf.close()
+        old = 2 * 3600
+        orphan = hashlib.sha256(b"an input whose last job was pruned").hexdigest()
+        plant(spool(d, orphan), b"an input whose last job was pruned", old)
+        partial = spool(d, "." + orphan + ".tmp123456")
+        plant(partial, b"half an inp", old)
+        young = hashlib.sha256(b"written a minute ago").hexdigest()
+        plant(spool(d, young), b"written a minute ago", 60)
+        plant(spool(d, "notes.txt"), b"not genq's", old)
+        t = time.time() - old
+        os.utime(spool(d, sha_a), (t, t))  # old, but its job still needs it
+
+        d.start()  # the start-up scan
+        wait_for("the orphan and the partial write removed",
+                 lambda: not spool(d, orphan).exists() and not partial.exists())
+        assert spool(d, sha_a).exists() and spool(d, young).exists()
+        assert spool(d, "notes.txt").exists()
+        assert d.job(queued)["state"] == "queued"
+        lines = [l for l in d.log().splitlines() if "spool: removed" in l]
+        assert lines and "removed 2 file(s)" in lines[0], lines
+
+        # Left while genqd runs (as a crash of a sweep would, before its restart): the scan
+        # after the next sweep takes it.
+        later = hashlib.sha256(b"another orphan").hexdigest()
+        plant(spool(d, later), b"another orphan", old)
+        wait_for("the orphan removed after a sweep", lambda: not spool(d, later).exists())
+        assert spool(d, sha_a).exists() and spool(d, young).exists()
+        d.ctl("resume", check=0)
+        assert d.proc.poll() is None
+        print("  spool scan: %s" % lines[0].split("spool: ", 1)[1])
+    finally:
+        d.stop()
+
+
 def test_config_check_and_reload(tmp):
     (a, _, _, _), _ = images(tmp)
     with FakeApi(BIN_DIR, tmp / "fake", **FAKE) as api:
@@ -184,5 +236,6 @@ def test_config_check_and_reload(tmp):
 
 if __name__ == "__main__":
     run_tests([test_sweeper_prunes_finished_jobs_only, test_purge_on_demand,
+               test_orphan_spool_files_are_removed,
                test_watched_file_stays_a_duplicate_after_its_job_is_pruned,
                test_config_check_and_reload])
