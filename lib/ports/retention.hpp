@@ -48,6 +48,12 @@ struct SpoolPage {
     bool end = true;
 };
 
+// One step of giving the database's free pages back (QueueStore::reclaim_space).
+struct ReclaimStep {
+    std::int64_t freed = 0;      // pages given back by this step
+    std::int64_t free_left = 0;  // pages still free inside the file
+};
+
 struct PurgeRequest {
     // Finished at least this long ago (0 = every finished job); nullopt = the configured
     // [retention] finished_jobs.

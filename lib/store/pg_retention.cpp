@@ -111,6 +111,10 @@ void PgQueueStore::checkpoint() {}
 ports::SpoolPage PgQueueStore::spool_page(bool, int) { return {}; }
 bool PgQueueStore::remove_spool_file(const std::string&) { return false; }
 
+// Autovacuum makes dead rows' space reusable; giving it back to the file system (VACUUM FULL)
+// locks the table, which a shared queue cannot afford: nothing to do here.
+ports::ReclaimStep PgQueueStore::reclaim_space(int) { return {}; }
+
 void PgQueueStore::add_pruned_credits(std::map<std::string, std::int64_t>& out,
                                       std::int64_t since_ms) {
     auto r = c_->exec(

@@ -92,6 +92,10 @@ public:
     virtual ports::SpoolPage spool_page(bool from_start, int limit) = 0;
     // Deletes spool file `name` if no job references it (checked again here); whether it went.
     virtual bool remove_spool_file(const std::string& name) = 0;
+    // Gives up to `pages` free pages of the database back to the file system, in one short
+    // transaction (SQLite: PRAGMA incremental_vacuum; the file shrinks at the next
+    // checkpoint). The shared store leaves that to PostgreSQL and frees nothing.
+    virtual ports::ReclaimStep reclaim_space(int pages) = 0;
 
     // ---- the poll planner's memory: one opaque text blob per kind ---------------------------
     virtual std::vector<std::pair<std::string, std::string>> load_planner_state() = 0;

@@ -1,5 +1,6 @@
 #include "store/sqlite_queue_store.hpp"
 
+#include "store/auto_vacuum.hpp"
 #include "store/database.hpp"
 #include "store/job_store.hpp"
 #include "store/migrations.hpp"
@@ -28,6 +29,7 @@ Result<std::unique_ptr<SqliteQueueStore>> SqliteQueueStore::open(const std::stri
     } catch (const DbError& e) {
         return Error{"db_open", "database " + state_dir + "/genq.db: " + e.what()};
     }
+    convert_to_incremental_vacuum(**db, state_dir + "/genq.db");  // when cheap (see there)
     auto parts = std::make_unique<Parts>(std::move(*db), state_dir + "/spool");
     if (auto st = parts->spool.init(); !st) return st.error();
     return std::unique_ptr<SqliteQueueStore>(new SqliteQueueStore(std::move(parts)));
@@ -102,6 +104,11 @@ ports::SpoolPage SqliteQueueStore::spool_page(bool from_start, int limit) {
 
 bool SqliteQueueStore::remove_spool_file(const std::string& name) {
     return p_->pruner.remove_spool_file(name);
+}
+
+ports::ReclaimStep SqliteQueueStore::reclaim_space(int pages) {
+    auto step = incremental_vacuum_step(*p_->db, pages);
+    return {step.freed, step.free_left};
 }
 
 void SqliteQueueStore::record_send(std::string_view key, TimePoint t) { p_->sends.record(key, t); }

@@ -57,6 +57,7 @@ public:
     void checkpoint() override;
     ports::SpoolPage spool_page(bool from_start, int limit) override;
     bool remove_spool_file(const std::string& name) override;
+    ports::ReclaimStep reclaim_space(int pages) override;
 
     std::optional<ports::RememberedAnswer> find_answer(std::string_view key,
                                                        std::int64_t since_ms) override;

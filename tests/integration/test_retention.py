@@ -213,6 +213,68 @@ def test_orphan_spool_files_are_removed(tmp):
         d.stop()
 
 
+def db_file_bytes(d):
+    return (d.state / "genq.db").stat().st_size
+
+
+def test_database_file_shrinks_after_retention(tmp):
+    """The database file gives back what retention frees: a database made before incremental
+    auto-vacuum (auto_vacuum=NONE) is converted by one VACUUM at start-up (it is small), 20,000
+    finished jobs with their events are pruned, and the freed pages are cut off the file in
+    bounded steps after the sweep; the file ends at a fraction of its size."""
+    d = Genqd(tmp / "d", None, extra=retention("1d", "1s"))
+    try:
+        d.ctl("pause", check=0)
+        a = write_images(tmp / "video", 1, prefix="v")[0]
+        kept = d.submit([a])[0]  # queued: never pruned
+        assert d.stop() == 0
+        d.logf.close()
+        db = sqlite3.connect(str(d.state / "genq.db"), isolation_level=None)
+        assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # a new database: incremental
+        # As an older genq made it: no auto-vacuum.
+        db.execute("PRAGMA auto_vacuum=NONE")
+        db.execute("VACUUM")
+        assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 0
+        # 20,000 jobs finished two days ago, copies of the queued one, four events each.
+        old = int((time.time() - 2 * 86400) * 1000)
+        cols = [r[1] for r in db.execute("PRAGMA table_info(jobs)")]
+        sel = ", ".join({"id": "?1", "state": "'succeeded'", "finished_at": "?2",
+                         "updated_at": "?2", "created_at": "?2"}.get(c, c) for c in cols)
+        db.execute("BEGIN")
+        for n in range(20000):
+            jid = "old%017d" % n
+            db.execute("INSERT INTO jobs (%s) SELECT %s FROM jobs WHERE id = ?3" %
+                       (", ".join(cols), sel), (jid, old, kept))
+            for st in ("queued", "submitting", "running", "succeeded"):
+                db.execute("INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
+                           "VALUES (?, ?, NULL, ?, 'an event of an old job')", (jid, old, st))
+        db.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
+        before = db_file_bytes(d)
+        assert before > 4 * 1024 * 1024, before
+
+        d.start()
+        wait_for("the old jobs pruned", lambda: len(listed(d)) == 1, timeout=120)
+        wait_for("the file to shrink", lambda: db_file_bytes(d) < before / 4, timeout=120)
+        after = db_file_bytes(d)
+        log = d.log()
+        assert "converted to incremental auto-vacuum" in log, log[-3000:]
+        assert "free page(s) of the database back" in log, log[-3000:]
+        ro = sqlite3.connect("file:%s?mode=ro" % (d.state / "genq.db"), uri=True, timeout=10)
+        try:
+            assert ro.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+            assert ro.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        finally:
+            ro.close()
+        assert d.job(kept)["state"] == "queued"
+        steps = [l for l in log.splitlines() if "free page(s) of the database back" in l]
+        print("  database file %.2f MiB with 20,000 finished jobs -> %.2f MiB after retention; %s"
+              % (before / 1048576, after / 1048576, steps[0].split("retention: ", 1)[1]))
+    finally:
+        d.stop()
+
+
 def test_config_check_and_reload(tmp):
     (a, _, _, _), _ = images(tmp)
     with FakeApi(BIN_DIR, tmp / "fake", **FAKE) as api:
@@ -236,6 +298,6 @@ def test_config_check_and_reload(tmp):
 
 if __name__ == "__main__":
     run_tests([test_sweeper_prunes_finished_jobs_only, test_purge_on_demand,
-               test_orphan_spool_files_are_removed,
+               test_orphan_spool_files_are_removed, test_database_file_shrinks_after_retention,
                test_watched_file_stays_a_duplicate_after_its_job_is_pruned,
                test_config_check_and_reload])
