@@ -161,6 +161,7 @@ private:
         engine_->configure(std::move(settings));
         state_disk_ = std::make_unique<StateDiskMonitor>(io_, config_.state_dir, system_clock());
         engine_->set_state_disk(*state_disk_);
+        if (pg_) state_disk_->add_probe([this] { return pg_->has_room(); });
         intake_ = std::make_unique<Intake>(
             *store_, [this](const std::string& k) { return engine_->has_key(k); },
             [this](const store::Job& job) {
@@ -409,6 +410,7 @@ private:
         if (state_disk_ && state_disk_->full()) {
             f.disk_full = true;
             f.disk_dir = state_disk_->dir();
+            f.shared_disk = state_disk_->shared();
             f.held = engine_->unsaved_changes();
         }
         return f;

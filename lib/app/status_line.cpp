@@ -21,7 +21,8 @@ std::string status_line(const StatusFacts& f) {
     };
     // The conditions first: systemctl may cut a long line, and they are what needs a person.
     if (f.disk_full) {
-        add(fmt::format("state disk full: {} (no space)", f.disk_dir));
+        add(f.shared_disk ? std::string("shared store disk full: PostgreSQL (no space)")
+                          : fmt::format("state disk full: {} (no space)", f.disk_dir));
         if (f.held > 0) add(fmt::format("{} change{} held", f.held, f.held == 1 ? "" : "s"));
     }
     if (f.store_unreachable) add("shared store unreachable, retrying");

@@ -19,6 +19,7 @@ struct StatusFacts {
     bool store_unreachable = false;  // the shared store (PostgreSQL) cannot be reached
     bool disk_full = false;          // the state directory's file system has no room
     std::string disk_dir;
+    bool shared_disk = false;  // the full disk is the shared store's (PostgreSQL's), not disk_dir's
     std::int64_t held = 0;  // changes of jobs kept in memory until space returns
 };
 

@@ -219,6 +219,80 @@ def test_state_disk_full(tmp):
         subprocess.run(["umount", "-l", str(state)])
 
 
+def test_shared_store_disk_full(tmp):
+    """The queue in PostgreSQL, its database in a tablespace on a small tmpfs: once the tmpfs is
+    full, PostgreSQL answers 53100 disk_full and the node holds what it cannot write, as for the
+    state disk: new submissions get 503 naming the shared store, STATUS= says so, the node stays
+    up, and once space returns (a probe write fits) everything goes on; each job sent once."""
+    from pgserver import PgServer, pg_bin_dir
+    if pg_bin_dir() is None:
+        print("  SKIP: no PostgreSQL server installed")
+        return
+    space = tmp / "pgspace"
+    space.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % (24 * 1024 * 1024),
+                        "genq-pgspace", str(space)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    filler = space / "filler"
+    d = None
+    notify = NotifySocket(tmp / "notify.sock")
+    try:
+        with PgServer(tmp) as pg, \
+                FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0"], gen_time=2,
+                        video_bytes=200000, **FAKE_LIMITS) as api:
+            if pg.user:
+                import pwd
+                pw = pwd.getpwnam(pg.user)
+                os.chown(space, pw.pw_uid, pw.pw_gid)
+            pg.psql("postgres", "CREATE TABLESPACE small LOCATION '%s'" % space)
+            pg.psql("postgres", "CREATE DATABASE genq TABLESPACE small")
+            store = '[store]\nurl = "%s"\nnode = "a"\nlease = 3\n' % pg.url("genq")
+            d = Genqd(tmp / "d", api, extra=store, env={"NOTIFY_SOCKET": notify.path})
+            images = write_images(tmp / "in", 6)
+            ids = d.submit(images[:3])
+            wait_for("three generations under way",
+                     lambda: all(d.job(i)["state"] == "running" for i in ids), log=d.log)
+
+            fill(filler)  # the tablespace's file system: PostgreSQL's next extension fails
+            code, body = post_job(d, images[3].read_bytes())
+            assert code == 503, (code, body)
+            err = json.loads(body)
+            assert err["code"] == "state_disk_full" and "shared store" in err["error"], err
+            s = wait_for("the node to see the shared store full",
+                         lambda: (lambda s: s if s["state_disk"]["full"] else None)(status(d)),
+                         log=d.log)
+            assert "shared store" in s["state_disk"]["message"], s
+            line = notify.wait_for("STATUS", timeout=30,
+                                   match=lambda v: v.startswith("shared store disk full: "))
+            print("  STATUS=%s" % line[2]["STATUS"])
+            assert d.proc.poll() is None, d.log()[-3000:]
+
+            filler.unlink()
+            freed = time.monotonic()
+            jobs = d.wait_all(ids, timeout=90)
+            assert all(j["state"] == "succeeded" for j in jobs), [(j["state"], j["error"])
+                                                                 for j in jobs]
+            wait_for("the shared store seen clear", lambda: not status(d)["state_disk"]["full"],
+                     log=d.log)
+            back = time.monotonic() - freed
+            late = d.submit(images[4:6])
+            more = d.wait_all(late, timeout=90)
+            assert all(j["state"] == "succeeded" for j in more), more
+            assert_outputs_match(api, jobs + more)
+            stats = api.stats()
+            assert stats["submits_accepted"] == 5, stats  # each sent once, the refused one never
+            notify.wait_for("STATUS", after=freed, timeout=30,
+                            match=lambda v: re.match(r"^\d+ queued, \d+ running", v))
+            assert d.stop() == 0, d.log()[-3000:]
+            print("  shared store disk full: 503 naming it, node up, clear %.1f s after the "
+                  "filler went, 5 jobs sent and paid once" % back)
+    finally:
+        if d:
+            d.stop()
+        notify.close()
+        subprocess.run(["umount", "-l", str(space)])
+
+
 if __name__ == "__main__":
     probe = None
     if os.geteuid() != 0:
@@ -237,4 +311,4 @@ if __name__ == "__main__":
         print("SKIP: the state disk full test needs to mount a tmpfs (%s)" % probe)
         print("0 passed, 0 failed")
         sys.exit(0)
-    run_tests([test_state_disk_full])
+    run_tests([test_state_disk_full, test_shared_store_disk_full])

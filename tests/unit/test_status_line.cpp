@@ -38,6 +38,16 @@ TEST_SUITE("status line") {
                                 "3 queued, 1 running, 5 succeeded, 2 failed");
     }
 
+    TEST_CASE("the shared store's disk full is named as PostgreSQL's, not the directory's") {
+        auto f = counted();
+        f.disk_full = true;
+        f.shared_disk = true;
+        f.disk_dir = "/var/lib/genq";
+        f.held = 2;
+        CHECK(status_line(f) == "shared store disk full: PostgreSQL (no space); 2 changes held; "
+                                "3 queued, 1 running, 5 succeeded, 2 failed");
+    }
+
     TEST_CASE("an unreachable shared store: no counts (they cannot be read)") {
         StatusFacts f;
         f.counts_known = false;
