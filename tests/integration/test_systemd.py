@@ -745,6 +745,9 @@ def test_deb_package(tmp):
     for rel in INSTALLED:
         assert "/" + rel in paths, "not in the .deb: /%s\n%s" % (rel, listing)
     assert not [p for p in paths if p.startswith("/usr/local")], listing
+    # Debian policy 12.1: manual pages gzipped with -9n (no file name, no time stamp).
+    pages = sorted(p for p in paths if p.startswith("/usr/share/man/") and not p.endswith("/"))
+    assert len(pages) >= 3 and all(p.endswith(".gz") for p in pages), pages
     info = subprocess.run(["dpkg-deb", "-I", str(deb)], capture_output=True, text=True,
                           check=True).stdout
     fields = dict(re.findall(r"^ ([A-Za-z-]+): (.*)$", info, re.M))
@@ -767,6 +770,11 @@ def test_deb_package(tmp):
     subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
     assert "\nExecStart=/usr/bin/genqd\n" in \
         (root / "usr/lib/systemd/system/genqd.service").read_text()
+    for page in pages:
+        head = (root / page.lstrip("/")).read_bytes()[:10]
+        # gzip header: magic, deflate, no FNAME flag (-n), MTIME 0 (-n), XFL 2 (-9).
+        assert head[:3] == b"\x1f\x8b\x08" and head[3] & 0x08 == 0, (page, head)
+        assert head[4:8] == b"\0\0\0\0" and head[8] == 2, (page, head)
     prepare_verify_root(root)
     verify_units(root)
     print("  %s: %d files; Depends: %s" % (deb.name, len([p for p in paths if not p.endswith("/")]),
