@@ -33,7 +33,12 @@ SOURCE_DIR = Path(__file__).resolve().parents[2]
 SYSTEMD_DIR = SOURCE_DIR / "systemd"
 FAKE_LIMITS = dict(limit=10, window=1, lockout=2, poll_interval=0.5)
 EXPOSURE_BUDGET = 2.0
-STOP_BUDGET = 3.0  # seconds from SIGTERM to exit; the unit allows TimeoutStopSec=10
+# Seconds from SIGTERM to exit: the unit's TimeoutStopSec=, after which systemd SIGKILLs genqd.
+# That is the contract; the time taken is printed (0.1-0.3 s on an idle machine). A tighter
+# bound (it was 3 s) measured the machine's I/O load (the database's closing checkpoint
+# fsyncs), not genqd.
+STOP_BUDGET = float(re.search(r"^TimeoutStopSec=(\d+)$",
+                              (SYSTEMD_DIR / "genqd.service").read_text(), re.M).group(1))
 
 
 # ---- playing systemd ---------------------------------------------------------------------------
@@ -589,9 +594,10 @@ def test_sighup_adds_key_and_changes_limit(tmp):
         try:
             d.start()
             ids = d.submit(write_images(tmp / "in", 12))
-            time.sleep(1.0)
-            states = [d.job(i)["state"] for i in ids]
-            assert "running" in states, states
+            deadline = time.monotonic() + 30
+            while "running" not in [d.job(i)["state"] for i in ids]:  # work under way first
+                assert time.monotonic() < deadline, [d.job(i)["state"] for i in ids]
+                time.sleep(0.05)
             rewrite_config(d, api, keys={"main": 1, "second": 1},
                            limits={"requests_per_window": 7})
             t_hup = time.monotonic()
