@@ -14,7 +14,8 @@ namespace genq::store {
 class Database;
 
 // A VACUUM at start-up only below this size: about 1 s per 16 MiB on a loaded 2-core machine,
-// before READY=1 (systemd's start timeout is 90 s, but a start should not wait seconds).
+// before READY=1 (systemd's start timeout is 90 s, but a start should not wait seconds), and
+// its copy is built in memory (temp_store=MEMORY): at most this much, once.
 constexpr std::int64_t kStartupVacuumMaxBytes = 32LL * 1024 * 1024;
 
 // The decision: the file's size, and the bytes free on its file system. A VACUUM writes a
