@@ -10,6 +10,7 @@
 
 #include "core/clock.hpp"
 #include "sched/db_compactor.hpp"
+#include "temp_dir.hpp"
 #include "store/auto_vacuum.hpp"
 #include "store/database.hpp"
 
@@ -17,17 +18,6 @@ namespace genq::test {
 namespace {
 
 using sched::DbCompactor;
-
-// Honours TMPDIR (scripts/loaded.sh gives each run its own).
-struct TempDir {
-    std::string path;
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "genq-vacuum-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 std::int64_t pragma(store::Database& db, const char* sql) {
     auto st = db.prepare(sql);
@@ -92,7 +82,7 @@ TEST_SUITE("db compactor") {
     }
 
     TEST_CASE("a new database is incremental; bounded steps shrink its file") {
-        TempDir t;
+        TempDir t("genq-vacuum");
         auto opened = store::Database::open(t.path + "/genq.db");
         REQUIRE(opened.ok());
         auto& db = **opened;
@@ -120,7 +110,7 @@ TEST_SUITE("db compactor") {
     }
 
     TEST_CASE("an old database (auto_vacuum none) is converted once, when small") {
-        TempDir t;
+        TempDir t("genq-vacuum");
         const std::string path = t.path + "/genq.db";
         {
             auto opened = store::Database::open(path);

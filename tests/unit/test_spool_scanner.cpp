@@ -16,6 +16,7 @@
 #include "core/clock.hpp"
 #include "core/ids.hpp"
 #include "sched/spool_scanner.hpp"
+#include "temp_dir.hpp"
 #include "store/sqlite_queue_store.hpp"
 
 namespace genq::test {
@@ -23,17 +24,6 @@ namespace {
 
 using sched::SpoolScanner;
 using sched::SpoolVerdict;
-
-// Honours TMPDIR (scripts/loaded.sh gives each run its own).
-struct TempDir {
-    std::string path;
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "genq-spool-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 const std::string kSha(64, 'a');
 constexpr double kNow = 1764583200;
@@ -146,7 +136,7 @@ TEST_SUITE("spool scan") {
     }
 
     TEST_CASE("the SQLite store: orphans and unfinished writes go, the rest stays") {
-        TempDir t;
+        TempDir t("genq-spool");
         auto opened = store::SqliteQueueStore::open(t.path);
         REQUIRE(opened.ok());
         auto& st = **opened;
@@ -184,7 +174,7 @@ TEST_SUITE("spool scan") {
     }
 
     TEST_CASE("an input reused for a new job is young again") {
-        TempDir t;
+        TempDir t("genq-spool");
         auto opened = store::SqliteQueueStore::open(t.path);
         REQUIRE(opened.ok());
         auto& st = **opened;
