@@ -25,6 +25,7 @@
 #include "app/job_wakeups.hpp"
 #include "app/node_duties.hpp"
 #include "app/retention_driver.hpp"
+#include "app/status_line.hpp"
 #include "core/files.hpp"
 #include "core/key_advice.hpp"
 #include "core/logging.hpp"
@@ -183,6 +184,7 @@ private:
         engine_->configure(std::move(settings));
         state_disk_ = std::make_unique<StateDiskMonitor>(io_, config_.state_dir, system_clock());
         engine_->set_state_disk(*state_disk_);
+        if (pg_) state_disk_->add_probe([this] { return pg_->has_room(); });
         intake_ = std::make_unique<Intake>(
             *store_, [this](const std::string& k) { return engine_->has_key(k); },
             [this](const store::Job& job) {
@@ -215,6 +217,7 @@ private:
         watcher_ = std::make_unique<watch::Watcher>(io_, *watch_db_, *store_, *intake_);
         watcher_->set_state_disk(*state_disk_);
         state_disk_->on_change([this](bool full) {
+            report_now();
             if (full || !watches_pending_ || stopping_) return;
             watches_pending_ = false;
             asio::post(io_, [this] { configure_watches(); });
@@ -398,21 +401,42 @@ private:
         });
     }
 
+    // STATUS= every 5 s, and at once when the state disk fills or clears (report_now).
     void report_status() {
-        try {
-            auto c = store_->counts_by_state();
-            ::sd_notifyf(0, "STATUS=%lld queued, %lld running, %lld succeeded, %lld failed",
-                         static_cast<long long>(c["queued"] + c["submitting"]),
-                         static_cast<long long>(c["running"]),
-                         static_cast<long long>(c["succeeded"]),
-                         static_cast<long long>(c["failed"]));
-        } catch (const store::DbUnavailable&) {
-            ::sd_notify(0, "STATUS=shared store unreachable; reconnecting");
-        }
+        ::sd_notifyf(0, "STATUS=%s", status_line(status_facts()).c_str());
         status_timer_.expires_after(std::chrono::seconds(5));
         status_timer_.async_wait([this](const boost::system::error_code& ec) {
             if (!ec) report_status();
         });
+    }
+
+    void report_now() {
+        if (stopping_) return;
+        status_timer_.cancel();  // the pending wait ends with operation_aborted
+        asio::post(io_, [this] {
+            if (!stopping_) report_status();
+        });
+    }
+
+    StatusFacts status_facts() {
+        StatusFacts f;
+        try {
+            auto c = store_->counts_by_state();
+            f.queued = c["queued"] + c["submitting"];
+            f.running = c["running"];
+            f.succeeded = c["succeeded"];
+            f.failed = c["failed"];
+        } catch (const store::DbUnavailable&) {
+            f.counts_known = false;
+            f.store_unreachable = true;
+        }
+        if (state_disk_ && state_disk_->full()) {
+            f.disk_full = true;
+            f.disk_dir = state_disk_->dir();
+            f.shared_disk = state_disk_->shared();
+            f.held = engine_->unsaved_changes();
+        }
+        return f;
     }
 
     ConfigLocation where_;

@@ -212,6 +212,8 @@ Status Engine::resume(const std::string& key, bool budget) {
 bool Engine::paused() const { return impl_->machine.paused(); }
 bool Engine::has_key(const std::string& name) const { return impl_->machine.has_key(name); }
 
+std::size_t Engine::unsaved_changes() const { return impl_->machine.unsaved_count(); }
+
 ports::StatusView Engine::status_view() const {
     auto& i = *impl_;
     TimePoint t = i.now();

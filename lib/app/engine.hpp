@@ -87,6 +87,8 @@ public:
 
     // The live state for /v1/status, /metrics and STATUS= lines.
     ports::StatusView status_view() const;
+    // Changes of jobs not yet written because the state disk is full (for the STATUS= line).
+    std::size_t unsaved_changes() const;
 
 private:
     struct Impl;

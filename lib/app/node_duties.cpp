@@ -33,6 +33,10 @@ struct NodeDuties::Impl {
             step();
         } catch (const store::DbUnavailable& e) {
             spdlog::debug("shared store unreachable: {}", e.what());
+        } catch (const store::DiskFullError& e) {
+            // The database server's disk is full: the engine holds its own writes meanwhile
+            // (app/state_disk); a heartbeat or takeover is tried again next period.
+            spdlog::debug("shared store: {}", e.what());
         }
         t.expires_after(std::chrono::microseconds(static_cast<std::int64_t>(seconds * 1e6)));
         t.async_wait([this, &t, seconds, step](const boost::system::error_code& ec) {

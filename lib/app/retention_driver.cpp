@@ -1,12 +1,16 @@
 #include "app/retention_driver.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include "core/clock.hpp"
 #include "core/job_state.hpp"
+#include "sched/db_compactor.hpp"
 #include "sched/retention_sweeper.hpp"
+#include "sched/spool_scanner.hpp"
 #include "store/database.hpp"
 #include "store/queue_store.hpp"
 
@@ -22,12 +26,18 @@ struct RetentionDriver::Impl {
     store::QueueStore& store;
     const Clock& clock;
     sched::RetentionSweeper sweeper;
+    sched::SpoolScanner scanner;
+    sched::DbCompactor compactor;
+    std::int64_t scan_removed = 0;  // files the scan under way deleted
+    bool started = false;
     bool stopped = false;
     TimePoint retry_at = 0;  // after a sweep the store could not take (full disk, database down)
 
     void arm() {
         if (stopped) return;
-        double wait = std::max(0.0, std::max(sweeper.next_at(), retry_at) - clock.now());
+        TimePoint due = std::min({std::max(sweeper.next_at(), retry_at), scanner.next_at(),
+                                  compactor.next_at()});
+        double wait = std::max(0.0, due - clock.now());
         timer.expires_after(std::chrono::microseconds(static_cast<std::int64_t>(wait * 1e6)));
         timer.async_wait([this](const boost::system::error_code& ec) {
             if (ec) return;  // canceled: stopped or re-armed by a reload
@@ -58,6 +68,9 @@ struct RetentionDriver::Impl {
 
     void tick() {
         TimePoint t = clock.now();
+        if (auto page = scanner.step(t)) return scan(*page);
+        if (auto pages = compactor.step(t)) return compact(*pages);
+        if (t < retry_at) return;
         auto step = sweeper.step(t);
         if (!step) return;
         if (step->kind == sched::SweepStep::Kind::prune) {
@@ -66,7 +79,40 @@ struct RetentionDriver::Impl {
         }
         std::int64_t answers = store.forget_answers(step->forget_answers_before_ms);
         if (step->checkpoint) store.checkpoint();
-        report(sweeper.finished(clock.now()), answers);
+        auto swept = sweeper.finished(clock.now());
+        report(swept, answers);
+        if (swept.removed.jobs > 0 || answers > 0) compactor.request(clock.now());
+        scanner.request(clock.now());  // what a crash in this sweep's unlinks could have left
+    }
+
+    // One step of giving the freed pages back; the checkpoint at the end is what shrinks the
+    // file (its pages were cut off in the WAL).
+    void compact(int pages) {
+        auto step = store.reclaim_space(pages);
+        auto o = compactor.on_step(step.freed, step.free_left, clock.now());
+        if (o.checkpoint) store.checkpoint();
+        if (o.finished && o.finished->pages_freed > 0)
+            spdlog::info("retention: gave {} free page(s) of the database back in {} step(s), "
+                         "{:.2f} s",
+                         o.finished->pages_freed, o.finished->steps, o.finished->seconds);
+    }
+
+    // One page of the orphan scan: listed, judged and deleted in this loop turn, so no commit
+    // comes between the reference check and the unlink.
+    void scan(const sched::SpoolScanner::Step& page_step) {
+        auto page = store.spool_page(page_step.from_start, page_step.limit);
+        auto d = scanner.on_page(page, clock.now());
+        for (const auto& name : d.remove)
+            if (store.remove_spool_file(name)) ++scan_removed;
+        if (!d.finished) return;
+        const auto& r = *d.finished;
+        if (scan_removed > 0)
+            spdlog::info("spool: removed {} file(s) no job uses ({} input(s), {} unfinished "
+                         "write(s) found among {} file(s), {} page(s), {:.2f} s)",
+                         scan_removed, r.orphans, r.partials, r.examined, r.pages, r.seconds);
+        else
+            spdlog::debug("spool: no unused file among {} file(s)", r.examined);
+        scan_removed = 0;
     }
 
     void report(const sched::SweepReport& r, std::int64_t answers) {
@@ -88,6 +134,11 @@ RetentionDriver::~RetentionDriver() = default;
 
 void RetentionDriver::configure(const RetentionConfig& c) {
     impl_->sweeper.configure(c, impl_->clock.now());
+    if (!impl_->started) {  // at start-up: what a crash left (unused files, free pages)
+        impl_->scanner.request(impl_->clock.now());
+        impl_->compactor.request(impl_->clock.now());
+    }
+    impl_->started = true;
     impl_->arm();  // re-arming cancels the wait under way
 }
 

@@ -1,5 +1,6 @@
 // Retention in the running daemon: a timer that performs what sched::RetentionSweeper decides
-// (prune a batch, forget old idempotency answers, checkpoint the WAL) through the QueueStore,
+// (prune a batch, forget old idempotency answers, checkpoint the WAL) and what
+// sched::SpoolScanner decides (delete spool files no job uses) through the QueueStore,
 // and the on-demand purge of the control API (ports::Retention, genqctl purge). It decides
 // nothing itself; each store call is one short transaction on the event loop.
 #pragma once

@@ -10,6 +10,7 @@
 
 #include "core/clock.hpp"
 #include "sched/disk_state.hpp"
+#include "store/pg_errors.hpp"
 
 namespace genq::app {
 
@@ -48,6 +49,7 @@ struct StateDiskMonitor::Impl {
     sched::DiskState state;
     asio::steady_timer timer;
     std::vector<std::function<void(bool)>> listeners;
+    std::vector<std::function<bool()>> probes;  // other stores' room, besides the directory
     bool stopped = false;
 
     void tell(bool full) {
@@ -66,7 +68,9 @@ struct StateDiskMonitor::Impl {
     void probe() {
         TimePoint t = clock.now();
         if (!state.probe_due(t)) return arm();
-        auto change = state.on_probe(room_for_writes(dir), t);
+        bool room = room_for_writes(dir);
+        for (auto& p : probes) room = room && p();
+        auto change = state.on_probe(room, t);
         if (change != sched::DiskChange::became_clear) return arm();
         spdlog::info("state directory {}: space returned; writing what waited and taking new "
                      "submissions again",
@@ -84,6 +88,10 @@ StateDiskMonitor::~StateDiskMonitor() = default;
 bool StateDiskMonitor::full() const { return impl_->state.full(); }
 
 Error StateDiskMonitor::refusal() const {
+    if (shared())
+        return Error{"state_disk_full",
+                     "the shared store's database server is out of disk space (PostgreSQL: "
+                     "disk full); free space there"};
     return Error{"state_disk_full", "the state directory " + impl_->dir +
                                         " is full (No space left on device); free space there"};
 }
@@ -101,6 +109,15 @@ void StateDiskMonitor::no_space(const std::string& what) {
 
 void StateDiskMonitor::on_change(std::function<void(bool)> f) {
     impl_->listeners.push_back(std::move(f));
+}
+
+void StateDiskMonitor::add_probe(std::function<bool()> room) {
+    impl_->probes.push_back(std::move(room));
+}
+
+bool StateDiskMonitor::shared() const {
+    return impl_->state.full() &&
+           impl_->state.what().find(store::kPgDiskFull) != std::string::npos;
 }
 
 const std::string& StateDiskMonitor::dir() const { return impl_->dir; }

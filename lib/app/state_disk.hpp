@@ -36,6 +36,12 @@ public:
     void no_space(const std::string& what) override;
     void on_change(std::function<void(bool full)> f) override;
 
+    // Another store that a write can find full (the shared store's database server): the
+    // probe then passes only when `room()` says it takes a write again too.
+    void add_probe(std::function<bool()> room);
+    // Whether the episode began on the shared store's disk rather than the state directory's.
+    bool shared() const;
+
     const std::string& dir() const;
     TimePoint since() const;          // 0 when clear
     const std::string& what() const;  // the write that found no space

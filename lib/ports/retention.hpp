@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/job.hpp"
@@ -31,6 +32,26 @@ struct PruneCount {
         inputs += o.inputs;
         return *this;
     }
+};
+
+// One file of the embedded store's input spool, as the orphan scan sees it (sched/spool_scanner).
+struct SpoolEntry {
+    std::string name;
+    double mtime_s = 0;       // its last modification, seconds since the epoch
+    bool referenced = false;  // a job's input_sha256 or mask_sha256 names it
+};
+
+// A page of the spool's listing: the next files after the previous page's, `end` when the
+// listing is done.
+struct SpoolPage {
+    std::vector<SpoolEntry> entries;
+    bool end = true;
+};
+
+// One step of giving the database's free pages back (QueueStore::reclaim_space).
+struct ReclaimStep {
+    std::int64_t freed = 0;      // pages given back by this step
+    std::int64_t free_left = 0;  // pages still free inside the file
 };
 
 struct PurgeRequest {

@@ -105,7 +105,10 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path) {
     std::unique_ptr<Database> owner(new Database(db));
     sqlite3_busy_timeout(db, 2000);
     try {
-        // Reading the journal mode touches the file: a corrupt or foreign file fails here.
+        // First, before anything creates a table: a new database gives the pages retention
+        // frees back to the file system (store/auto_vacuum.hpp). On an existing one this
+        // changes nothing until a VACUUM. Touching the file, a corrupt or foreign one fails here.
+        owner->exec("PRAGMA auto_vacuum=INCREMENTAL");
         owner->exec("PRAGMA journal_mode=WAL");
         owner->exec("PRAGMA synchronous=FULL");
         owner->exec("PRAGMA foreign_keys=ON");

@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "store/database.hpp"
+#include "store/pg_errors.hpp"
 
 namespace genq::store {
 
@@ -94,10 +95,18 @@ std::vector<std::string> PgConnection::notifications() {
 
 namespace {
 
-// A failed statement: the connection lost (the caller may try again later) or a real error.
-[[noreturn]] void throw_failure(PGconn* c) {
-    if (PQstatus(c) != CONNECTION_OK)
-        throw DbUnavailable("PostgreSQL: connection lost: " + trimmed_error(c));
+// A failed statement: the connection lost (the caller may try again later), the server's disk
+// full (held and written later, as for the state disk: store/pg_errors.hpp) or a real error.
+[[noreturn]] void throw_failure(PGconn* c, const PGresult* r) {
+    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    switch (classify_pg_failure(state ? state : "", PQstatus(c) == CONNECTION_OK)) {
+        case PgFailure::unavailable:
+            throw DbUnavailable("PostgreSQL: connection lost: " + trimmed_error(c));
+        case PgFailure::disk_full:
+            throw DiskFullError(std::string(kPgDiskFull) + ": " + trimmed_error(c));
+        case PgFailure::error:
+            break;
+    }
     throw DbError("PostgreSQL: " + trimmed_error(c));
 }
 
@@ -121,7 +130,7 @@ PgRows PgConnection::exec(std::string_view sql, const PgParams& params, int bina
                                values.data(), lengths.data(), formats.data(),
                                binary_result ? 1 : 0)};
     auto status = PQresultStatus(r.r);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_failure(p_->conn);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_failure(p_->conn, r.r);
     PgRows out;
     const char* tuples = PQcmdTuples(r.r);
     if (tuples && *tuples) out.affected = std::stol(tuples);
@@ -146,7 +155,7 @@ void PgConnection::exec_script(std::string_view sql) {
     std::string text(sql);
     ResultGuard r{PQexec(p_->conn, text.c_str())};
     auto status = PQresultStatus(r.r);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_failure(p_->conn);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_failure(p_->conn, r.r);
 }
 
 PgTransaction::~PgTransaction() {

@@ -362,10 +362,14 @@ Result<std::string> PgQueueStore::put_input(std::string_view bytes, bool /*durab
     // Every commit in PostgreSQL is durable (synchronous_commit on): nothing to defer.
     std::string sha = sha256_hex(bytes);
     // put_at_s: a sweep on another node keeps an input stored a moment ago (pg_retention.cpp).
-    c_->exec("INSERT INTO inputs (sha256, bytes, put_at_s) VALUES ($1, $2, "
-             "extract(epoch FROM clock_timestamp())) ON CONFLICT (sha256) DO UPDATE SET "
-             "put_at_s = excluded.put_at_s",
-             {sha, std::string(bytes)}, 1);
+    try {
+        c_->exec("INSERT INTO inputs (sha256, bytes, put_at_s) VALUES ($1, $2, "
+                 "extract(epoch FROM clock_timestamp())) ON CONFLICT (sha256) DO UPDATE SET "
+                 "put_at_s = excluded.put_at_s",
+                 {sha, std::string(bytes)}, 1);
+    } catch (const DiskFullError& e) {
+        return Error{"no_space", e.what()};  // as the spool's ENOSPC: the submission gets 503
+    }
     return sha;
 }
 
@@ -707,6 +711,20 @@ void PgQueueStore::save_pauses(const std::vector<std::string>& scopes) {
                  "(extract(epoch FROM clock_timestamp()) * 1000)::bigint) ON CONFLICT DO NOTHING",
                  {node_, scope});
     tx.commit();
+}
+
+bool PgQueueStore::has_room() {
+    try {
+        c_->exec("INSERT INTO space_probe (node, at_ms, pad) VALUES ($1, (extract(epoch FROM "
+                 "clock_timestamp()) * 1000)::bigint, decode(repeat('00', 65536), 'hex')) "
+                 "ON CONFLICT (node) DO UPDATE SET at_ms = excluded.at_ms, pad = excluded.pad",
+                 {node_});
+        return true;
+    } catch (const DiskFullError&) {
+        return false;
+    } catch (const DbUnavailable&) {
+        return false;  // not known: the next probe asks again
+    }
 }
 
 std::vector<std::string> PgQueueStore::load_pauses() {

@@ -109,11 +109,18 @@ public:
     ports::PruneCount count_prunable(const ports::PruneQuery& q) override;
     std::int64_t forget_answers(std::int64_t before_ms) override;
     void checkpoint() override;
+    ports::SpoolPage spool_page(bool from_start, int limit) override;
+    bool remove_spool_file(const std::string& name) override;
+    ports::ReclaimStep reclaim_space(int pages) override;
 
     std::optional<ports::RememberedAnswer> find_answer(std::string_view key,
                                                        std::int64_t since_ms) override;
     void remember_answer(std::string_view key, const ports::RememberedAnswer& a,
                          std::int64_t forget_before_ms) override;
+
+    // Whether the database's disk takes a write again after a disk_full (53100): rewrites this
+    // node's row of space_probe with 64 KiB that cannot be compressed. False while it fails.
+    bool has_room();
 
 private:
     // What this node adopted a job under: the guard of its writes and reservations.

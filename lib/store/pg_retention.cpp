@@ -106,6 +106,15 @@ std::int64_t PgQueueStore::forget_answers(std::int64_t before_ms) {
 // PostgreSQL reclaims dead rows with autovacuum and bounds its WAL with its own checkpoints.
 void PgQueueStore::checkpoint() {}
 
+// Inputs are rows here, deleted in the transaction that deletes their last job: no file can
+// outlive its jobs, so there is nothing for the orphan scan.
+ports::SpoolPage PgQueueStore::spool_page(bool, int) { return {}; }
+bool PgQueueStore::remove_spool_file(const std::string&) { return false; }
+
+// Autovacuum makes dead rows' space reusable; giving it back to the file system (VACUUM FULL)
+// locks the table, which a shared queue cannot afford: nothing to do here.
+ports::ReclaimStep PgQueueStore::reclaim_space(int) { return {}; }
+
 void PgQueueStore::add_pruned_credits(std::map<std::string, std::int64_t>& out,
                                       std::int64_t since_ms) {
     auto r = c_->exec(

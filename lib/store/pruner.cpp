@@ -39,6 +39,8 @@ void bind_candidates(Statement& st, const ports::PruneQuery& q,
 
 }  // namespace
 
+Pruner::Pruner(Database& db, Spool& spool) : db_(db), spool_(spool), cursor_(spool.dir()) {}
+
 ports::PruneCount Pruner::prune(const ports::PruneQuery& q) {
     auto states = final_states(q);
     ports::PruneCount n;
@@ -147,6 +149,21 @@ std::int64_t Pruner::forget_answers(std::int64_t before_ms) {
     std::int64_t n = db_.changes();
     tx.commit();
     return n;
+}
+
+ports::SpoolPage Pruner::spool_page(bool from_start, int limit) {
+    ports::SpoolPage page;
+    for (auto& f : cursor_.next(from_start, limit, page.end)) {
+        bool used = input_used(f.name);  // a name that is no sha256 matches no job
+        page.entries.push_back({std::move(f.name), f.mtime_s, used});
+    }
+    return page;
+}
+
+// Checked again: the scanner decided on a page listed earlier in this loop turn, but the
+// store's word is the one that counts.
+bool Pruner::remove_spool_file(const std::string& name) {
+    return !input_used(name) && cursor_.remove(name);
 }
 
 void Pruner::add_pruned_credits(std::map<std::string, std::int64_t>& out,

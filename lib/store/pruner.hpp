@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ports/retention.hpp"
+#include "store/spool_cursor.hpp"
 
 namespace genq::store {
 
@@ -18,13 +19,16 @@ class Spool;
 
 class Pruner {
 public:
-    Pruner(Database& db, Spool& spool) : db_(db), spool_(spool) {}
+    Pruner(Database& db, Spool& spool);
 
     ports::PruneCount prune(const ports::PruneQuery& q);
     ports::PruneCount count(const ports::PruneQuery& q);
     std::int64_t forget_answers(std::int64_t before_ms);
     // Adds the credits of pruned jobs finished in UTC days starting at or after `since_ms`.
     void add_pruned_credits(std::map<std::string, std::int64_t>& out, std::int64_t since_ms);
+    // The orphan scan's listing and deletion (QueueStore::spool_page, remove_spool_file).
+    ports::SpoolPage spool_page(bool from_start, int limit);
+    bool remove_spool_file(const std::string& name);
 
 private:
     struct Doomed {
@@ -37,6 +41,7 @@ private:
     bool input_used(const std::string& sha);
     Database& db_;
     Spool& spool_;
+    SpoolCursor cursor_;
 };
 
 }  // namespace genq::store

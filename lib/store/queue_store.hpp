@@ -99,6 +99,18 @@ public:
     // Gives back the log space a sweep used: SQLite checkpoints its WAL and truncates it; the
     // shared store leaves that to PostgreSQL (autovacuum, its own checkpoints).
     virtual void checkpoint() = 0;
+    // The input spool's listing, for the orphan scan (sched/spool_scanner): at most `limit`
+    // files, from the first when `from_start`, else after the previous page's (files added or
+    // removed meanwhile may or may not be listed). The shared store keeps its inputs in rows
+    // deleted with their last job, in one transaction: it has no files, and returns an empty
+    // page at its end.
+    virtual ports::SpoolPage spool_page(bool from_start, int limit) = 0;
+    // Deletes spool file `name` if no job references it (checked again here); whether it went.
+    virtual bool remove_spool_file(const std::string& name) = 0;
+    // Gives up to `pages` free pages of the database back to the file system, in one short
+    // transaction (SQLite: PRAGMA incremental_vacuum; the file shrinks at the next
+    // checkpoint). The shared store leaves that to PostgreSQL and frees nothing.
+    virtual ports::ReclaimStep reclaim_space(int pages) = 0;
 
     // ---- the poll planner's memory: one opaque text blob per kind ---------------------------
     virtual std::vector<std::pair<std::string, std::string>> load_planner_state() = 0;

@@ -118,6 +118,7 @@ Result<std::string> Spool::put(std::string_view bytes, bool durable) {
     // init() synced what an earlier process left.
     if (::stat(path(sha).c_str(), &st) == 0 &&
         static_cast<std::size_t>(st.st_size) == bytes.size()) {
+        ::utimensat(AT_FDCWD, path(sha).c_str(), nullptr, 0);  // best effort (see spool.hpp)
         {
             std::lock_guard lock(mu_);
             if (!syncing_.count(path(sha))) return sha;

@@ -17,7 +17,9 @@ public:
     // Creates the directory and syncs its file system once: a file a killed process renamed
     // into place before its sync is made durable before put() trusts an existing file.
     Status init();
-    // Stores the bytes (once per content) and returns their sha256. `durable` = false skips the
+    // Stores the bytes (once per content) and returns their sha256. A file reused for new bytes
+    // gets a new modification time: the orphan scan spares files younger than its grace, so
+    // it cannot take a reused file before the job that reuses it commits. `durable` = false skips the
     // fsyncs: the caller batches many puts and syncs them before committing their jobs.
     Result<std::string> put(std::string_view bytes, bool durable = true);
     // Makes every earlier put durable, here and now (see take_unsynced for the parts).
@@ -38,6 +40,7 @@ public:
     // Deletes the file of `sha256`; false if it was not there (or could not be removed).
     bool remove(const std::string& sha256) const;
     std::string path(const std::string& sha256) const { return dir_ + "/" + sha256; }
+    const std::string& dir() const { return dir_; }
 
 private:
     std::string dir_;

@@ -1,5 +1,6 @@
 #include "store/sqlite_queue_store.hpp"
 
+#include "store/auto_vacuum.hpp"
 #include "store/database.hpp"
 #include "store/job_store.hpp"
 #include "store/migrations.hpp"
@@ -34,6 +35,7 @@ Result<std::unique_ptr<SqliteQueueStore>> SqliteQueueStore::open(const std::stri
     } catch (const DbError& e) {
         return Error{"db_open", "database " + state_dir + "/genq.db: " + e.what()};
     }
+    convert_to_incremental_vacuum(**db, state_dir + "/genq.db");  // when cheap (see there)
     auto parts = std::make_unique<Parts>(std::move(*db), state_dir + "/spool",
                                          state_dir + "/genq.db");
     if (auto st = parts->spool.init(); !st) return st.error();
@@ -122,6 +124,19 @@ std::int64_t SqliteQueueStore::forget_answers(std::int64_t before_ms) {
 }
 void SqliteQueueStore::checkpoint() { p_->checkpointer->request_truncate(); }
 WalCheckpointer& SqliteQueueStore::checkpointer() { return *p_->checkpointer; }
+
+ports::SpoolPage SqliteQueueStore::spool_page(bool from_start, int limit) {
+    return p_->pruner.spool_page(from_start, limit);
+}
+
+bool SqliteQueueStore::remove_spool_file(const std::string& name) {
+    return p_->pruner.remove_spool_file(name);
+}
+
+ports::ReclaimStep SqliteQueueStore::reclaim_space(int pages) {
+    auto step = incremental_vacuum_step(*p_->db, pages);
+    return {step.freed, step.free_left};
+}
 
 void SqliteQueueStore::record_send(std::string_view key, TimePoint t) { p_->sends.record(key, t); }
 void SqliteQueueStore::flush_sends() { p_->sends.flush(); }

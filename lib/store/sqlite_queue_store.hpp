@@ -62,6 +62,9 @@ public:
     std::int64_t forget_answers(std::int64_t before_ms) override;
     // Asks the checkpoint thread for a TRUNCATE; returns at once.
     void checkpoint() override;
+    ports::SpoolPage spool_page(bool from_start, int limit) override;
+    bool remove_spool_file(const std::string& name) override;
+    ports::ReclaimStep reclaim_space(int pages) override;
 
     std::optional<ports::RememberedAnswer> find_answer(std::string_view key,
                                                        std::int64_t since_ms) override;

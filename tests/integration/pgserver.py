@@ -25,6 +25,10 @@ def free_port():
         return s.getsockname()[1]
 
 
+class PortTaken(Exception):
+    """postgres could not bind its port: someone took it after free_port() found it free."""
+
+
 class PgServer:
     def __init__(self, workdir):
         self.bin = pg_bin_dir()
@@ -35,6 +39,7 @@ class PgServer:
         self.log_path = Path(workdir) / "postgres.log"
         self.proc = None
         self.user = None
+        self.restarts_keep_port = False
         if os.geteuid() == 0:
             self.user = "postgres"
             Path(workdir).chmod(0o755)
@@ -50,6 +55,19 @@ class PgServer:
                               **kw)
 
     def start(self, timeout=60):
+        """Starts the server. A free port is only a guess (another test may take it between the
+        probe and postgres's bind): on "could not bind" it starts again on a new port, and
+        pg_isready answering is not enough, the server on the port must be this one."""
+        for attempt in range(5):
+            try:
+                return self._start_once(timeout)
+            except PortTaken:
+                if self.restarts_keep_port:
+                    raise
+                self.port = free_port()
+        raise RuntimeError("postgres: no free port after 5 tries:\n" + self.log())
+
+    def _start_once(self, timeout):
         if not self.dir.exists():
             self.dir.mkdir(mode=0o700)
             if self.user:
@@ -59,6 +77,7 @@ class PgServer:
                 os.chown(self.log_path, pw.pw_uid, pw.pw_gid)
             self._run([str(self.bin / "initdb"), "-D", str(self.dir), "-A", "trust", "-U", "genq",
                        "--no-sync", "-E", "UTF8"])
+        logged = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.logf = open(self.log_path, "ab")
         # fsync stays on: the tests kill things and expect commits to hold.
         self.proc = subprocess.Popen(
@@ -68,13 +87,26 @@ class PgServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.logf.close()
+                self.proc = None
+                tail = self.log()[logged:]
+                if "could not bind" in tail or "Address already in use" in tail:
+                    raise PortTaken(tail)
                 raise RuntimeError("postgres exited:\n" + self.log())
             r = subprocess.run([str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p",
                                 str(self.port), "-q"])
-            if r.returncode == 0:
+            if r.returncode == 0 and self._is_ours():
+                self.restarts_keep_port = True  # a daemon's configuration names this port now
                 return self
             time.sleep(0.1)
         raise RuntimeError("postgres did not start:\n" + self.log())
+
+    def _is_ours(self):
+        """Whether the server answering on self.port runs on self.dir (not another test's)."""
+        r = subprocess.run([str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port),
+                            "-U", "genq", "-d", "postgres", "-At", "-c", "SHOW data_directory"],
+                           capture_output=True, text=True)
+        return r.returncode == 0 and Path(r.stdout.strip()).resolve() == self.dir.resolve()
 
     def createdb(self, name):
         subprocess.run([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),

@@ -5,6 +5,7 @@ parser accepts (read from lib/core/config*, so a new key without documentation f
 genqctl(1) names every command and option genqctl has (read from its own help), and
 `cmake --install` and the .deb put every file where the shells and man look for them."""
 
+import gzip
 import os
 import re
 import shutil
@@ -21,8 +22,8 @@ PAGES = ["genqd.8", "genqctl.1", "genq.toml.5"]
 INSTALLED = ["usr/share/bash-completion/completions/genqctl",
              "usr/share/zsh/vendor-completions/_genqctl",
              "usr/share/fish/vendor_completions.d/genqctl.fish",
-             "usr/share/man/man8/genqd.8", "usr/share/man/man1/genqctl.1",
-             "usr/share/man/man5/genq.toml.5"]
+             "usr/share/man/man8/genqd.8.gz", "usr/share/man/man1/genqctl.1.gz",
+             "usr/share/man/man5/genq.toml.5.gz"]
 
 
 def commands():
@@ -203,6 +204,9 @@ def test_install_and_deb_carry_them(tmp):
     for rel in expected:
         assert (root / rel).is_file(), "not installed: /" + rel
     assert (root / INSTALLED[0]).read_text() == (COMPLETIONS / "bash" / "genqctl").read_text()
+    for rel in expected[3:]:  # the pages, gzipped as Debian asks: the built page inside
+        page = MAN_DIR / Path(rel).name[:-3]
+        assert gzip.decompress((root / rel).read_bytes()) == page.read_bytes(), rel
     if not shutil.which("dpkg-deb"):
         print("  SKIP: dpkg-deb is not installed (the .deb is not checked)")
         return

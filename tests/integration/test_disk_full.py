@@ -2,18 +2,21 @@
 run against the stand-in. New submissions (HTTP, genqctl, watched folders) are refused with 503
 naming the directory, the daemon stays up, the jobs under way keep their state and none is lost
 or paid twice, and once the filler is removed everything resumes without a restart. The database
-passes PRAGMA integrity_check afterwards.
+passes PRAGMA integrity_check afterwards. The systemd STATUS= line (a fake NOTIFY_SOCKET) names
+the full disk and the changes held, and goes back to the counts when space returns.
 
 Needs root (mount -t tmpfs); otherwise it prints a SKIP line and counts as skipped."""
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 import time
 
 from genqtest import FakeApi, Genqd, BIN_DIR, assert_outputs_match, run_tests, write_images
+from test_systemd import NotifySocket
 
 FAKE_LIMITS = dict(limit=10, window=1, lockout=2, poll_interval=0.5)
 TMPFS_SIZE = 8 * 1024 * 1024
@@ -84,10 +87,14 @@ def test_state_disk_full(tmp):
     inbox = tmp / "inbox"
     filler = state / "filler"
     d = None
+    notify = NotifySocket(tmp / "notify.sock")
     try:
         with FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0"], gen_time=3, video_bytes=200000,
                      **FAKE_LIMITS) as api:
-            d = Genqd(tmp / "d", api, watches=[{"dir": str(inbox), "kind": "video"}])
+            d = Genqd(tmp / "d", api, watches=[{"dir": str(inbox), "kind": "video"}],
+                      env={"NOTIFY_SOCKET": notify.path})
+            normal = re.compile(r"^\d+ queued, \d+ running, \d+ succeeded, \d+ failed$")
+            assert normal.match(notify.wait_for("STATUS")[2]["STATUS"]), notify.messages
             pid = d.proc.pid
             images = write_images(tmp / "in", 8)
             ids = d.submit(images[:4])
@@ -104,6 +111,12 @@ def test_state_disk_full(tmp):
             assert d.request("POST", "/v1/resume")[0] == 200
             wait_for("a write to find the disk full",
                      lambda: status(d)["state_disk"]["full"], log=d.log)
+            t_full = time.monotonic()
+            # systemd hears of it, naming the directory (sent when the disk fills, not at the next
+            # 5 s report).
+            line = notify.wait_for("STATUS", after=t_full - 1, timeout=30,
+                                   match=lambda v: v.startswith("state disk full: "))
+            assert line[2]["STATUS"].startswith("state disk full: %s (no space)" % state), line
             assert [d.job(i)["state"] for i in waiting] == ["queued"] * 2
             assert [d.job(i)["attempts"] for i in waiting] == [0, 0]
             assert api.stats()["submits"] == 4, api.stats()
@@ -143,6 +156,10 @@ def test_state_disk_full(tmp):
             assert states == ["running"] * 4, states
             assert metric(d, "genq_state_disk_full") == 1
             assert metric(d, "genq_state_disk_unsaved") >= 4
+            held = notify.wait_for("STATUS", timeout=30, match=lambda v: re.match(
+                r"^state disk full: %s \(no space\); ([4-9]|\d\d+) changes held; \d+ queued, "
+                r"4 running, 0 succeeded, 0 failed$" % re.escape(str(state)), v))
+            print("  STATUS=%s" % held[2]["STATUS"])
             r = d.ctl("status", check=0)
             assert "STATE DISK FULL" in r.stdout and str(state) in r.stdout, r.stdout
             assert d.proc.poll() is None, d.log()[-3000:]
@@ -165,6 +182,11 @@ def test_state_disk_full(tmp):
             wait_for("the disk seen clear", lambda: not status(d)["state_disk"]["full"],
                      log=d.log)
             assert status(d)["state_disk"]["unsaved"] == 0
+            # The line goes back to the counts (at once, when the probe found space).
+            cleared = notify.wait_for("STATUS", after=freed, timeout=30,
+                                      match=lambda v: normal.match(v))
+            assert not [m for m in notify.messages if m[0] >= cleared[0] and
+                        "STATUS" in m[2] and not normal.match(m[2]["STATUS"])], notify.messages
             assert metric(d, "genq_state_disk_full") == 0
             code, body = post_job(d, images[4].read_bytes())
             assert code == 201, (code, body)
@@ -193,7 +215,82 @@ def test_state_disk_full(tmp):
     finally:
         if d:
             d.stop()
+        notify.close()
         subprocess.run(["umount", "-l", str(state)])
+
+
+def test_shared_store_disk_full(tmp):
+    """The queue in PostgreSQL, its database in a tablespace on a small tmpfs: once the tmpfs is
+    full, PostgreSQL answers 53100 disk_full and the node holds what it cannot write, as for the
+    state disk: new submissions get 503 naming the shared store, STATUS= says so, the node stays
+    up, and once space returns (a probe write fits) everything goes on; each job sent once."""
+    from pgserver import PgServer, pg_bin_dir
+    if pg_bin_dir() is None:
+        print("  SKIP: no PostgreSQL server installed")
+        return
+    space = tmp / "pgspace"
+    space.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % (24 * 1024 * 1024),
+                        "genq-pgspace", str(space)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    filler = space / "filler"
+    d = None
+    notify = NotifySocket(tmp / "notify.sock")
+    try:
+        with PgServer(tmp) as pg, \
+                FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0"], gen_time=2,
+                        video_bytes=200000, **FAKE_LIMITS) as api:
+            if pg.user:
+                import pwd
+                pw = pwd.getpwnam(pg.user)
+                os.chown(space, pw.pw_uid, pw.pw_gid)
+            pg.psql("postgres", "CREATE TABLESPACE small LOCATION '%s'" % space)
+            pg.psql("postgres", "CREATE DATABASE genq TABLESPACE small")
+            store = '[store]\nurl = "%s"\nnode = "a"\nlease = 3\n' % pg.url("genq")
+            d = Genqd(tmp / "d", api, extra=store, env={"NOTIFY_SOCKET": notify.path})
+            images = write_images(tmp / "in", 6)
+            ids = d.submit(images[:3])
+            wait_for("three generations under way",
+                     lambda: all(d.job(i)["state"] == "running" for i in ids), log=d.log)
+
+            fill(filler)  # the tablespace's file system: PostgreSQL's next extension fails
+            code, body = post_job(d, images[3].read_bytes())
+            assert code == 503, (code, body)
+            err = json.loads(body)
+            assert err["code"] == "state_disk_full" and "shared store" in err["error"], err
+            s = wait_for("the node to see the shared store full",
+                         lambda: (lambda s: s if s["state_disk"]["full"] else None)(status(d)),
+                         log=d.log)
+            assert "shared store" in s["state_disk"]["message"], s
+            line = notify.wait_for("STATUS", timeout=30,
+                                   match=lambda v: v.startswith("shared store disk full: "))
+            print("  STATUS=%s" % line[2]["STATUS"])
+            assert d.proc.poll() is None, d.log()[-3000:]
+
+            filler.unlink()
+            freed = time.monotonic()
+            jobs = d.wait_all(ids, timeout=90)
+            assert all(j["state"] == "succeeded" for j in jobs), [(j["state"], j["error"])
+                                                                 for j in jobs]
+            wait_for("the shared store seen clear", lambda: not status(d)["state_disk"]["full"],
+                     log=d.log)
+            back = time.monotonic() - freed
+            late = d.submit(images[4:6])
+            more = d.wait_all(late, timeout=90)
+            assert all(j["state"] == "succeeded" for j in more), more
+            assert_outputs_match(api, jobs + more)
+            stats = api.stats()
+            assert stats["submits_accepted"] == 5, stats  # each sent once, the refused one never
+            notify.wait_for("STATUS", after=freed, timeout=30,
+                            match=lambda v: re.match(r"^\d+ queued, \d+ running", v))
+            assert d.stop() == 0, d.log()[-3000:]
+            print("  shared store disk full: 503 naming it, node up, clear %.1f s after the "
+                  "filler went, 5 jobs sent and paid once" % back)
+    finally:
+        if d:
+            d.stop()
+        notify.close()
+        subprocess.run(["umount", "-l", str(space)])
 
 
 if __name__ == "__main__":
@@ -214,4 +311,4 @@ if __name__ == "__main__":
         print("SKIP: the state disk full test needs to mount a tmpfs (%s)" % probe)
         print("0 passed, 0 failed")
         sys.exit(0)
-    run_tests([test_state_disk_full])
+    run_tests([test_state_disk_full, test_shared_store_disk_full])

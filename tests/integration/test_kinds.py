@@ -232,7 +232,15 @@ def count(jobs, state):
 
 def assert_held(d, api, ids, succeeded, submits, settle=1.5):
     """Exactly `succeeded` jobs done, the rest queued for the budget, and no further submission
-    reaches the provider while they wait."""
+    reaches the provider while they wait. The dispatcher's verdict is waited for (a loaded
+    machine may take a while to give it); `settle` is then a window in which nothing more may
+    be sent, not a guess at how long the verdict takes."""
+    def verdict():
+        jobs = states(d, ids)
+        return count(jobs, "succeeded") >= succeeded and all(
+            j["wait_reason"] == "budget" for j in jobs if j["state"] == "queued") and \
+            count(jobs, "queued") + count(jobs, "succeeded") == len(jobs)
+    wait_for("the jobs held for the budget", verdict)
     time.sleep(settle)
     jobs = states(d, ids)
     assert count(jobs, "succeeded") == succeeded, [j["state"] for j in jobs]

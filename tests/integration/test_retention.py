@@ -161,6 +161,122 @@ def test_watched_file_stays_a_duplicate_after_its_job_is_pruned(tmp):
             assert not listed(d)  # never a second job for the same file
 
 
+def plant(path, content, age_s):
+    path.write_bytes(content)
+    t = time.time() - age_s
+    os.utime(path, (t, t))
+
+
+def test_orphan_spool_files_are_removed(tmp):
+    """A spool file no job references (a crash between a prune's commit and its unlink, or in
+    the middle of a write) is deleted by the scan at start-up and after each sweep, once older
+    than the scan's grace (1 h); a referenced input, a young file and a foreign one stay."""
+    import hashlib
+    a = write_images(tmp / "video", 1, prefix="v")[0]
+    d = Genqd(tmp / "d", None, extra=retention("30d", "1s"))
+    try:
+        d.ctl("pause", check=0)  # the job stays queued, its input referenced
+        queued = d.submit([a])[0]
+        sha_a = d.job(queued)["input"]["sha256"]
+        assert d.stop() == 0
+        d.logf.close()
+        old = 2 * 3600
+        orphan = hashlib.sha256(b"an input whose last job was pruned").hexdigest()
+        plant(spool(d, orphan), b"an input whose last job was pruned", old)
+        partial = spool(d, "." + orphan + ".tmp123456")
+        plant(partial, b"half an inp", old)
+        young = hashlib.sha256(b"written a minute ago").hexdigest()
+        plant(spool(d, young), b"written a minute ago", 60)
+        plant(spool(d, "notes.txt"), b"not genq's", old)
+        t = time.time() - old
+        os.utime(spool(d, sha_a), (t, t))  # old, but its job still needs it
+
+        d.start()  # the start-up scan
+        wait_for("the orphan and the partial write removed",
+                 lambda: not spool(d, orphan).exists() and not partial.exists())
+        assert spool(d, sha_a).exists() and spool(d, young).exists()
+        assert spool(d, "notes.txt").exists()
+        assert d.job(queued)["state"] == "queued"
+        lines = [l for l in d.log().splitlines() if "spool: removed" in l]
+        assert lines and "removed 2 file(s)" in lines[0], lines
+
+        # Left while genqd runs (as a crash of a sweep would, before its restart): the scan
+        # after the next sweep takes it.
+        later = hashlib.sha256(b"another orphan").hexdigest()
+        plant(spool(d, later), b"another orphan", old)
+        wait_for("the orphan removed after a sweep", lambda: not spool(d, later).exists())
+        assert spool(d, sha_a).exists() and spool(d, young).exists()
+        d.ctl("resume", check=0)
+        assert d.proc.poll() is None
+        print("  spool scan: %s" % lines[0].split("spool: ", 1)[1])
+    finally:
+        d.stop()
+
+
+def db_file_bytes(d):
+    return (d.state / "genq.db").stat().st_size
+
+
+def test_database_file_shrinks_after_retention(tmp):
+    """The database file gives back what retention frees: a database made before incremental
+    auto-vacuum (auto_vacuum=NONE) is converted by one VACUUM at start-up (it is small), 20,000
+    finished jobs with their events are pruned, and the freed pages are cut off the file in
+    bounded steps after the sweep; the file ends at a fraction of its size."""
+    d = Genqd(tmp / "d", None, extra=retention("1d", "1s"))
+    try:
+        d.ctl("pause", check=0)
+        a = write_images(tmp / "video", 1, prefix="v")[0]
+        kept = d.submit([a])[0]  # queued: never pruned
+        assert d.stop() == 0
+        d.logf.close()
+        db = sqlite3.connect(str(d.state / "genq.db"), isolation_level=None)
+        assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # a new database: incremental
+        # As an older genq made it: no auto-vacuum.
+        db.execute("PRAGMA auto_vacuum=NONE")
+        db.execute("VACUUM")
+        assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 0
+        # 20,000 jobs finished two days ago, copies of the queued one, four events each.
+        old = int((time.time() - 2 * 86400) * 1000)
+        cols = [r[1] for r in db.execute("PRAGMA table_info(jobs)")]
+        sel = ", ".join({"id": "?1", "state": "'succeeded'", "finished_at": "?2",
+                         "updated_at": "?2", "created_at": "?2"}.get(c, c) for c in cols)
+        db.execute("BEGIN")
+        for n in range(20000):
+            jid = "old%017d" % n
+            db.execute("INSERT INTO jobs (%s) SELECT %s FROM jobs WHERE id = ?3" %
+                       (", ".join(cols), sel), (jid, old, kept))
+            for st in ("queued", "submitting", "running", "succeeded"):
+                db.execute("INSERT INTO job_events (job_id, at, from_state, to_state, detail) "
+                           "VALUES (?, ?, NULL, ?, 'an event of an old job')", (jid, old, st))
+        db.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
+        before = db_file_bytes(d)
+        assert before > 4 * 1024 * 1024, before
+
+        d.start()
+        wait_for("the old jobs pruned", lambda: len(listed(d)) == 1, timeout=120)
+        wait_for("the file to shrink", lambda: db_file_bytes(d) < before / 4, timeout=120)
+        after = db_file_bytes(d)
+        # The checkpoint that shrank the file comes just before the line that reports it.
+        log = wait_for("the compaction reported",
+                       lambda: (lambda t: t if "free page(s) of the database back" in t
+                                else None)(d.log()))
+        assert "converted to incremental auto-vacuum" in log, log[-3000:]
+        ro = sqlite3.connect("file:%s?mode=ro" % (d.state / "genq.db"), uri=True, timeout=10)
+        try:
+            assert ro.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+            assert ro.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        finally:
+            ro.close()
+        assert d.job(kept)["state"] == "queued"
+        steps = [l for l in log.splitlines() if "free page(s) of the database back" in l]
+        print("  database file %.2f MiB with 20,000 finished jobs -> %.2f MiB after retention; %s"
+              % (before / 1048576, after / 1048576, steps[0].split("retention: ", 1)[1]))
+    finally:
+        d.stop()
+
+
 def test_config_check_and_reload(tmp):
     (a, _, _, _), _ = images(tmp)
     with FakeApi(BIN_DIR, tmp / "fake", **FAKE) as api:
@@ -184,5 +300,6 @@ def test_config_check_and_reload(tmp):
 
 if __name__ == "__main__":
     run_tests([test_sweeper_prunes_finished_jobs_only, test_purge_on_demand,
+               test_orphan_spool_files_are_removed, test_database_file_shrinks_after_retention,
                test_watched_file_stays_a_duplicate_after_its_job_is_pruned,
                test_config_check_and_reload])

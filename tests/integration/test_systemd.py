@@ -27,12 +27,18 @@ from pathlib import Path
 
 from genqtest import BIN_DIR, GENQCTL, GENQD, FakeApi, Genqd, UnixHTTPConnection, run_tests, \
     write_images
+from pgserver import PgServer, pg_bin_dir
 
 SOURCE_DIR = Path(__file__).resolve().parents[2]
 SYSTEMD_DIR = SOURCE_DIR / "systemd"
 FAKE_LIMITS = dict(limit=10, window=1, lockout=2, poll_interval=0.5)
 EXPOSURE_BUDGET = 2.0
-STOP_BUDGET = 3.0  # seconds from SIGTERM to exit; the unit allows TimeoutStopSec=10
+# Seconds from SIGTERM to exit: the unit's TimeoutStopSec=, after which systemd SIGKILLs genqd.
+# That is the contract; the time taken is printed (0.1-0.3 s on an idle machine). A tighter
+# bound (it was 3 s) measured the machine's I/O load (the database's closing checkpoint
+# fsyncs), not genqd.
+STOP_BUDGET = float(re.search(r"^TimeoutStopSec=(\d+)$",
+                              (SYSTEMD_DIR / "genqd.service").read_text(), re.M).group(1))
 
 
 # ---- playing systemd ---------------------------------------------------------------------------
@@ -89,13 +95,15 @@ class NotifySocket:
                 self.messages.append((t, pid, fields, sent))
                 self.cond.notify_all()
 
-    def wait_for(self, key, value=None, after=0.0, timeout=20):
-        """The first message at or after `after` (monotonic) carrying key (= value)."""
+    def wait_for(self, key, value=None, after=0.0, timeout=20, match=None):
+        """The first message at or after `after` (monotonic) carrying key (= value, or a value
+        for which match(value) is true)."""
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
                 for m in self.messages:
-                    if m[0] >= after and key in m[2] and (value is None or m[2][key] == value):
+                    if m[0] >= after and key in m[2] and (value is None or m[2][key] == value) \
+                            and (match is None or match(m[2][key])):
                         return m
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -446,6 +454,36 @@ def test_notify_ready_watchdog_status(tmp):
     assert len(ids) == 3
 
 
+def test_status_names_unreachable_shared_store(tmp):
+    """With the queue in PostgreSQL, STATUS= says the shared store is unreachable while its server
+    is down, and goes back to the counts once it is up again (no restart of genqd)."""
+    if pg_bin_dir() is None:
+        print("  SKIP: no PostgreSQL server installed")
+        return
+    normal = re.compile(r"^\d+ queued, \d+ running, \d+ succeeded, \d+ failed$")
+    with PgServer(tmp) as pg:
+        pg.createdb("genq")
+        notify = NotifySocket(tmp / "notify.sock")
+        store = '[store]\nurl = "%s"\nnode = "a"\nlease = 3\n' % pg.url("genq")
+        d = Genqd(tmp / "d", None, extra=store, env={"NOTIFY_SOCKET": notify.path})
+        try:
+            assert normal.match(notify.wait_for("STATUS")[2]["STATUS"]), notify.messages
+            t_down = time.monotonic()
+            pg.stop()  # fast shutdown: every connection dropped
+            down = notify.wait_for("STATUS", "shared store unreachable, retrying", after=t_down,
+                                   timeout=60)
+            assert d.proc.poll() is None, d.log()[-3000:]
+            pg.start()
+            up = notify.wait_for("STATUS", after=down[0], timeout=60,
+                                 match=lambda v: normal.match(v))
+            print("  STATUS= while PostgreSQL was down: %r; back to %r" %
+                  (down[2]["STATUS"], up[2]["STATUS"]))
+            assert d.stop() == 0, d.log()[-3000:]
+        finally:
+            d.stop()
+            notify.close()
+
+
 def test_watchdog_off_for_another_pid(tmp):
     # WATCHDOG_PID names another process: the watchdog is not ours, genqd sends no WATCHDOG=1.
     notify = NotifySocket(tmp / "notify.sock")
@@ -556,9 +594,10 @@ def test_sighup_adds_key_and_changes_limit(tmp):
         try:
             d.start()
             ids = d.submit(write_images(tmp / "in", 12))
-            time.sleep(1.0)
-            states = [d.job(i)["state"] for i in ids]
-            assert "running" in states, states
+            deadline = time.monotonic() + 30
+            while "running" not in [d.job(i)["state"] for i in ids]:  # work under way first
+                assert time.monotonic() < deadline, [d.job(i)["state"] for i in ids]
+                time.sleep(0.05)
             rewrite_config(d, api, keys={"main": 1, "second": 1},
                            limits={"requests_per_window": 7})
             t_hup = time.monotonic()
@@ -712,6 +751,9 @@ def test_deb_package(tmp):
     for rel in INSTALLED:
         assert "/" + rel in paths, "not in the .deb: /%s\n%s" % (rel, listing)
     assert not [p for p in paths if p.startswith("/usr/local")], listing
+    # Debian policy 12.1: manual pages gzipped with -9n (no file name, no time stamp).
+    pages = sorted(p for p in paths if p.startswith("/usr/share/man/") and not p.endswith("/"))
+    assert len(pages) >= 3 and all(p.endswith(".gz") for p in pages), pages
     info = subprocess.run(["dpkg-deb", "-I", str(deb)], capture_output=True, text=True,
                           check=True).stdout
     fields = dict(re.findall(r"^ ([A-Za-z-]+): (.*)$", info, re.M))
@@ -734,6 +776,11 @@ def test_deb_package(tmp):
     subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
     assert "\nExecStart=/usr/bin/genqd\n" in \
         (root / "usr/lib/systemd/system/genqd.service").read_text()
+    for page in pages:
+        head = (root / page.lstrip("/")).read_bytes()[:10]
+        # gzip header: magic, deflate, no FNAME flag (-n), MTIME 0 (-n), XFL 2 (-9).
+        assert head[:3] == b"\x1f\x8b\x08" and head[3] & 0x08 == 0, (page, head)
+        assert head[4:8] == b"\0\0\0\0" and head[8] == 2, (page, head)
     prepare_verify_root(root)
     verify_units(root)
     print("  %s: %d files; Depends: %s" % (deb.name, len([p for p in paths if not p.endswith("/")]),
@@ -744,6 +791,7 @@ if __name__ == "__main__":
     run_tests([test_units_verify_clean, test_install_keeps_edited_config,
                test_sysusers_and_tmpfiles, test_security_exposure,
                test_check_config_and_example, test_notify_ready_watchdog_status,
+               test_status_names_unreachable_shared_store,
                test_watchdog_off_for_another_pid, test_sigterm_with_http_in_flight,
                test_sigint_stops_cleanly, test_listen_fds_socket_activation,
                test_listen_fds_for_another_pid_ignored, test_sighup_adds_key_and_changes_limit,
