@@ -86,6 +86,7 @@ void JobMachine::leave_active(const std::string& job_id) {
 }
 
 double JobMachine::key_load(const std::string& key, TimePoint now) const {
+    if (backlog_.active(now, planner_.interval())) return 1.0;  // its budget is not spare
     auto snap = keys_.snapshot(key, now);
     int limit = settings_.limits.requests_per_window;
     if (!snap || limit <= 0) return 0;
@@ -213,6 +214,10 @@ Offer JobMachine::offer(std::vector<Job>& candidates, TimePoint now) {
         if (active_.count(job.id)) continue;
         if (try_submit(o.actions, job, now)) ++o.placed;
     }
+    // Ready work left because every key is busy (not a budget, a pause or a requested key).
+    if (keys_.next_submit_time(now) > now)
+        for (const Job& job : candidates)
+            if (!active_.count(job.id)) backlog_.left_waiting(job, now, planner_.interval());
     o.more = !candidates.empty() && o.placed == static_cast<int>(candidates.size());
     return o;
 }

@@ -19,6 +19,7 @@
 #include "core/job.hpp"
 #include "core/result.hpp"
 #include "provider/response.hpp"
+#include "sched/backlog_signal.hpp"
 #include "sched/backoff.hpp"
 #include "sched/key_pool.hpp"
 #include "sched/poll_planner.hpp"
@@ -299,6 +300,7 @@ private:
     KeyPool keys_;
     PollQueue polls_;
     PollPlanner planner_{10};
+    BacklogSignal backlog_;  // work kept waiting: first polls go late (backlog_signal.hpp)
     Backoff backoff_{2, 300};
     std::mt19937_64 rng_;
     std::map<std::string, Job> active_;  // submitting and running jobs, by id

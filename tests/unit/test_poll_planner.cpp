@@ -204,6 +204,61 @@ TEST_SUITE("poll planner in the job machine") {
         REQUIRE(changed.size() == 1);
         CHECK(changed[0].first == "video");
     }
+
+    TEST_CASE("ready work left waiting on a busy key makes the first poll late, as on a full key") {
+        // Under a backlog the key's window was half used (genqd, waiting for fsyncs, was the
+        // limit), so first polls went at a low quantile and 14 % of them were answered 202.
+        std::mt19937_64 rng(7);
+        JobMachine m(3);
+        MachineSettings s;
+        s.keys = {{"main", 1}};
+        s.limits.poll_interval = 1.0;
+        s.limits.window = 1.0;
+        s.limits.requests_per_window = 150;
+        m.configure(s);
+        ManualClock clock;
+        clock.set(1000);
+        drive(m, clock, 40, rng);  // learned: generations of 2.6 to 4.4 s
+        // Two queued jobs, `age` seconds old; the key's pacing takes one, the other waits.
+        auto first_poll_after = [&](const std::string& tag, double age) {
+            clock.advance(10);
+            std::vector<Job> jobs(2);
+            for (int i = 0; i < 2; ++i) {
+                jobs[i].id = tag + std::to_string(i);
+                jobs[i].kind = "video";
+                jobs[i].input_name = "cat.png";
+                jobs[i].created_at = static_cast<std::int64_t>((clock.now() - age) * 1000);
+            }
+            auto o = m.offer(jobs, clock.now());
+            REQUIRE(o.placed == 1);
+            RequestId req = std::get<SendSubmit>(o.actions.back()).request;
+            REQUIRE(m.may_send(req, clock.now()));
+            clock.advance(0.01);
+            TimePoint accepted = clock.now();
+            m.on_reply(req, answered(200, R"({"id":"gen-)" + tag + R"("})", true, false),
+                       accepted);
+            double after = m.next_wake(accepted, false) - accepted;
+            // Its result, so that the next round's wake is its own.
+            clock.set(accepted + after);
+            auto polls = m.dispatch_polls(clock.now());
+            REQUIRE(polls.size() == 1);
+            req = std::get<SendPoll>(polls[0]).request;
+            REQUIRE(m.may_send(req, clock.now()));
+            for (auto& a : m.on_reply(req, answered(200, "", false, false), clock.now()))
+                if (auto* p = std::get_if<PlaceResult>(&a))
+                    m.on_placed(p->job.id, ok_status(), "/out/" + p->job.id + ".mp4", clock.now());
+            return after;
+        };
+        double fresh = first_poll_after("fresh", 0.2);  // just submitted: nothing is late
+        double late = first_poll_after("late", 30);     // a backlog
+        MESSAGE("first poll after " << fresh << " s fresh, " << late << " s with work waiting");
+        // As on a saturated key: the high quantile.
+        double saturated = m.planner().first_poll(0, "video", 1.0);
+        CHECK(late == doctest::Approx(saturated).epsilon(0.01));
+        CHECK(fresh < saturated - 0.4);
+        // Once nothing waits (the round above ended 10 s ago), polls go early again.
+        CHECK(first_poll_after("again", 0.2) == doctest::Approx(fresh).epsilon(0.01));
+    }
 }
 
 }  // namespace
