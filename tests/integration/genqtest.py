@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import traceback
+import zlib
 from pathlib import Path
 
 from fakeapi import FakeApi  # noqa: F401  (re-exported for tests)
@@ -206,7 +207,10 @@ def write_images(directory, count, width=1024, height=576, prefix="img"):
     paths = []
     for i in range(count):
         p = directory / ("%s%03d.png" % (prefix, i))
-        p.write_bytes(make_png(width, height, seed=i + hash(prefix) % 1000))
+        # The prefix is written into the file: images of different prefixes never share content
+        # (Python's hash() of a string changes per process, so it once made two of them equal).
+        seed = i + zlib.crc32(prefix.encode()) % 1000
+        p.write_bytes(make_png(width, height, seed=seed, label=prefix + ":"))
         paths.append(p)
     return paths
 

@@ -9,8 +9,8 @@ def _png_chunk(kind, data):
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def make_png(width, height, seed=0):
-    """A valid 8-bit RGB PNG of width x height; different seeds give different bytes."""
+def make_png(width, height, seed=0, label=""):
+    """A valid 8-bit RGB PNG of width x height; different seeds or labels give different bytes."""
     pattern = bytes(range(256)) * (width * 3 // 256 + 2)
     rows = []
     for y in range(height):
@@ -18,7 +18,7 @@ def make_png(width, height, seed=0):
         rows.append(b"\x00" + pattern[offset:offset + width * 3])
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
-            + _png_chunk(b"tEXt", b"seed\x00" + str(seed).encode())
+            + _png_chunk(b"tEXt", b"seed\x00" + (label + str(seed)).encode())
             + _png_chunk(b"IDAT", zlib.compress(b"".join(rows), 1))
             + _png_chunk(b"IEND", b""))
 
