@@ -169,6 +169,8 @@ def run_backlog(tmp, jobs, warmup, margin, perf_out=None, top=25):
         cpu = cpu_s(d.proc.pid) - cpu0
         perf_stop(rec, perf_out, top)
         entries = [e for e in api.log_entries() if e["t"] >= since]
+        if os.environ.get("GENQ_BENCH_DUMP"):  # the stand-in's request log, for a closer look
+            Path(os.environ["GENQ_BENCH_DUMP"]).write_text(json.dumps(entries))
         submits = sorted(e["t"] for e in entries if e["op"] == "submit")
         used = sum(1 for e in entries if e["t"] <= submits[-1])
         share = used / (LIMIT * (submits[-1] - entries[0]["t"]) / WINDOW)

@@ -52,8 +52,20 @@ const KeyPool::Key* KeyPool::find(std::string_view name) const {
     return it == keys_.end() ? nullptr : &it->second;
 }
 
-TimePoint KeyPool::paced(const Key& k) const {
-    return k.last_decided + limits_.window / std::max(1, limits_.requests_per_window);
+TimePoint KeyPool::spacing() const {
+    return limits_.window / std::max(1, limits_.requests_per_window);
+}
+
+TimePoint KeyPool::paced(const Key& k) const { return k.pace_next; }
+
+// The next slot is one spacing after this one's slot on the grid, not after the moment it was
+// taken: a decision made late (the loop was in an fsync, a timer fired a little after its
+// time) is made up by the next ones, up to kPaceCatchUp slots. Lateness used to accumulate:
+// with sends 6.7 ms apart, 0.85 ms of lateness per send cost 11 % of the budget. Later than
+// that (the key was idle), the grid starts again from now.
+void KeyPool::advance_pace(Key& k, TimePoint now) const {
+    TimePoint base = now > k.pace_next + kPaceCatchUp * spacing() ? now : k.pace_next;
+    k.pace_next = base + spacing();
 }
 
 bool KeyPool::can_take_submit(const Key& k, TimePoint now) const {
@@ -111,7 +123,7 @@ TimePoint KeyPool::next_submit_time(TimePoint now) const {
 void KeyPool::reserve(std::string_view name, TimePoint now) {
     if (Key* k = find(name)) {
         ++k->reserved;
-        k->last_decided = std::max(k->last_decided, now);
+        advance_pace(*k, now);
     }
 }
 
@@ -132,7 +144,7 @@ bool KeyPool::try_send_now(std::string_view name, TimePoint now) {
         !k->limiter.can_send(now, k->reserved))
         return false;
     k->limiter.record(now);
-    k->last_decided = std::max(k->last_decided, now);
+    advance_pace(*k, now);
     return true;
 }
 
@@ -140,7 +152,7 @@ void KeyPool::restore_sends(std::string_view name, const std::vector<TimePoint>&
     if (Key* k = find(name))
         for (TimePoint t : times) {
             k->limiter.record(t);
-            k->last_decided = std::max(k->last_decided, t);
+            advance_pace(*k, t);
         }
 }
 

@@ -42,6 +42,9 @@ struct KeySnapshot {
 
 class KeyPool {
 public:
+    // Lateness made up by later sends, in spacings: at most kPaceCatchUp + 1 sends in a row.
+    static constexpr int kPaceCatchUp = 2;
+
     // Keys that stay keep their history, lock-out and counts; new keys start fresh; removed keys
     // are forgotten. Statuses unauthorized/out_of_credits are cleared (a reload is the cure).
     void configure(const KeyLimits& limits, const std::vector<KeySpec>& keys);
@@ -95,12 +98,14 @@ private:
         int reserved = 0;
         int in_flight = 0;
         double current_weight = 0;  // smooth weighted round robin state
-        TimePoint last_decided = -1e18;  // the latest reservation or send, for pacing
+        TimePoint pace_next = -1e18;  // the earliest next reservation or send, for pacing
     };
     // Sends of one key are paced at least window/limit apart: the budget is spent evenly instead
     // of in bursts of a whole window at once, so a request delayed on its way (network, a busy
     // provider) cannot crowd the next window at the provider. The long-run rate is unchanged.
+    TimePoint spacing() const;
     TimePoint paced(const Key& k) const;
+    void advance_pace(Key& k, TimePoint now) const;
     bool can_take_submit(const Key& k, TimePoint now) const;
     Key* find(std::string_view name);
     const Key* find(std::string_view name) const;

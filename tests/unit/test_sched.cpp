@@ -191,6 +191,39 @@ TEST_SUITE("sched.keys") {
         CHECK(sent == 10);
     }
 
+    TEST_CASE("a late send is made up by the next ones, within a bound") {
+        KeyPool pool;
+        pool.configure(limits(10, 1), {{"a", 1}});  // slots 0.1 s apart
+        auto send = [&](double t) {
+            REQUIRE(pool.can_send("a", t));
+            pool.reserve("a", t);
+            pool.commit_send("a", t);
+        };
+        send(0);
+        send(0.13);  // 0.03 s late: the next slot stays on the grid
+        CHECK(pool.next_send_time("a", 0.13) == doctest::Approx(0.2));
+        send(0.2);
+        send(0.301);
+        // Five sends over 1 s with each 0.01 s late keep the 10-per-second pace (they did not:
+        // lateness added up, 0.11 s apart is 9 per second).
+        for (double t = 0.41; t < 0.9; t += 0.1) send(t);
+        CHECK(pool.next_send_time("a", 0.9) == doctest::Approx(0.9));
+        // Later than kPaceCatchUp slots: the key was idle, the grid starts again, no burst.
+        send(3.0);
+        CHECK_FALSE(pool.can_send("a", 3.05));
+        CHECK(pool.next_send_time("a", 3.0) == doctest::Approx(3.1));
+        // At most kPaceCatchUp + 1 sends in a row make up lateness.
+        send(3.1 + 0.1 * KeyPool::kPaceCatchUp - 0.001);
+        int in_a_row = 0;
+        double t = 3.1 + 0.1 * KeyPool::kPaceCatchUp;
+        while (pool.can_send("a", t) && in_a_row < 20) {
+            pool.reserve("a", t);
+            pool.commit_send("a", t);
+            ++in_a_row;
+        }
+        CHECK(in_a_row <= KeyPool::kPaceCatchUp + 1);
+    }
+
     TEST_CASE("429 rests the key for the lock-out") {
         KeyPool pool;
         pool.configure(limits(100), {{"a", 1}});
