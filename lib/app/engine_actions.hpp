@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/job.hpp"
+#include "core/result.hpp"
 #include "sched/job_machine.hpp"
 
 namespace genq::app {
@@ -29,6 +30,7 @@ private:
     void act(const sched::AbortRequest& a, Lost& lost);
     void act(const sched::SendBalance& b, Lost& lost);
     void act(const sched::KeyChanged& k, Lost& lost);
+    static void on_wal_synced(Status st);
     static void log_transition(const Job& job, JobState from, const std::string& detail);
     std::string extension_on_disk(const Job& job);
 

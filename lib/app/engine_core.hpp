@@ -14,6 +14,7 @@
 #include "app/engine_recovery.hpp"
 #include "app/engine_requests.hpp"
 #include "app/outputs.hpp"
+#include "app/result_placer.hpp"
 #include "app/shared_send_gate.hpp"
 #include "core/clock.hpp"
 #include "sched/job_machine.hpp"
@@ -59,6 +60,7 @@ struct EngineCore {
     RequestDriver requests{*this};
     Dispatcher dispatcher{*this};
     Recovery recovery{*this};
+    ResultPlacer placer{*this};  // last: its worker is joined before the rest goes
 
     TimePoint now() const { return clock.now(); }
 

@@ -55,39 +55,47 @@ std::string Outputs::metadata_text(const Job& job) {
 
 Status Outputs::place(Job& job, std::string_view ext, store::Durability d) {
     const std::string part = part_path(job.id);
-    for (int tries = 0; tries < 100; ++tries) {
+    for (int tries = 0; tries < kMaxNameTries; ++tries) {
         if (!job.output.empty()) {
             auto st = place_reserved(job, part);
             if (st || st.error().code != "exists") return st;
             continue;  // someone else's file appeared under the name: pick another
         }
-        job.output = choose_name(job, ext);
-        // The reservation must survive a killed process (relaxed commits do, in the WAL) so a
-        // restart recognises the renamed file; a result that cannot be fetched again (sync
-        // kinds) asks for a durable one.
-        try {
-            store_.save_progress(job, d);
-        } catch (const store::DiskFullError&) {
-            // Not reserved: the name stays free for this job's next try (no "-1").
-            next_suffix_.clear();
-            job.output.clear();
-            throw;
-        }
-        // A name just found free: the metadata goes straight to its place, created only if
-        // absent, and complete (fsynced) before the result appears beside it. No temporary
-        // and no second rename: one file created per result instead of two.
-        const std::string meta = job.output + ".json";
-        auto written = write_new_file_synced(meta, metadata_text(job));
-        if (!written && written.error().code != "exists") return written;
-        if (written) {
-            auto renamed = rename_no_replace(part, job.output);
-            if (renamed) return fsync_path(dir_);
-            ::unlink(meta.c_str());  // ours: created above
-            if (renamed.error().code != "exists") return renamed;
-        }
+        reserve_name(job, ext, d);
+        auto st = move_new(dir_, part, job.output, metadata_text(job));
+        if (st || st.error().code != "exists") return st;
         job.output.clear();
     }
     return Error{"io_error", "no free output name for " + job.input_name};
+}
+
+void Outputs::reserve_name(Job& job, std::string_view ext, store::Durability d) {
+    job.output = choose_name(job, ext);
+    // The reservation must survive a killed process (relaxed commits do, in the WAL) so a
+    // restart recognises the renamed file; a result that cannot be fetched again (sync kinds)
+    // asks for a durable one.
+    try {
+        store_.save_progress(job, d);
+    } catch (const store::DiskFullError&) {
+        // Not reserved: the name stays free for this job's next try (no "-1").
+        next_suffix_.clear();
+        job.output.clear();
+        throw;
+    }
+}
+
+// A name just found free: the metadata goes straight to its place, created only if absent, and
+// complete (fsynced) before the result appears beside it. No temporary and no second rename:
+// one file created per result instead of two.
+Status Outputs::move_new(const std::string& dir, const std::string& part,
+                         const std::string& output, const std::string& metadata) {
+    const std::string meta = output + ".json";
+    auto written = write_new_file_synced(meta, metadata);
+    if (!written) return written;  // "exists" included
+    auto renamed = rename_no_replace(part, output);
+    if (renamed) return fsync_path(dir);
+    ::unlink(meta.c_str());  // ours: created above
+    return renamed;
 }
 
 // A name reserved before (a restart finishing a result): its metadata may be ours from before

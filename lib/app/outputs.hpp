@@ -36,11 +36,22 @@ public:
     // Writes <output>.json for a job whose result is already in place.
     Status write_metadata(const Job& job);
 
+    // place() in two steps, for a caller that runs the second off the event loop.
+    // 1. On the loop: a free name chosen and reserved in the job's row (saved with `d`); throws
+    //    store::DiskFullError with nothing reserved and job.output empty.
+    void reserve_name(Job& job, std::string_view ext, store::Durability d);
+    // 2. Anywhere, touching neither the store nor this object: the metadata created beside the
+    //    reserved name, the part file renamed under it, one directory fsync. Error "exists" when
+    //    another file took the name meanwhile: reserve another.
+    static Status move_new(const std::string& dir, const std::string& part,
+                           const std::string& output, const std::string& metadata);
+    // The job as it reads once succeeded.
+    static std::string metadata_text(const Job& job);
+    static constexpr int kMaxNameTries = 100;
+
 private:
     std::string choose_name(const Job& job, std::string_view ext) const;
     Status place_reserved(Job& job, const std::string& part);
-    // The job as it reads once succeeded.
-    static std::string metadata_text(const Job& job);
     std::string dir_;
     store::QueueStore& store_;
     // Per "<dir>/<stem>" + ".<ext>": the suffix from which the next free name is looked for.
