@@ -63,9 +63,13 @@ TimePoint KeyPool::paced(const Key& k) const { return k.pace_next; }
 // time) is made up by the next ones, up to kPaceCatchUp slots. Lateness used to accumulate:
 // with sends 6.7 ms apart, 0.85 ms of lateness per send cost 11 % of the budget. Later than
 // that (the key was idle), the grid starts again from now.
+// Sends restored from before a restart carry no such credit: the time the process was down
+// is not lateness, and making it up would send the next ones back to back.
 void KeyPool::advance_pace(Key& k, TimePoint now) const {
-    TimePoint base = now > k.pace_next + kPaceCatchUp * spacing() ? now : k.pace_next;
+    bool new_grid = k.pace_from_now || now > k.pace_next + kPaceCatchUp * spacing();
+    TimePoint base = new_grid ? std::max(now, k.pace_next) : k.pace_next;
     k.pace_next = base + spacing();
+    k.pace_from_now = false;
 }
 
 bool KeyPool::can_take_submit(const Key& k, TimePoint now) const {
@@ -149,11 +153,13 @@ bool KeyPool::try_send_now(std::string_view name, TimePoint now) {
 }
 
 void KeyPool::restore_sends(std::string_view name, const std::vector<TimePoint>& times) {
-    if (Key* k = find(name))
-        for (TimePoint t : times) {
-            k->limiter.record(t);
-            advance_pace(*k, t);
-        }
+    Key* k = find(name);
+    if (!k) return;
+    for (TimePoint t : times) {
+        k->limiter.record(t);
+        k->pace_next = std::max(k->pace_next, t + spacing());
+    }
+    k->pace_from_now = true;
 }
 
 void KeyPool::on_shared_refusal(std::string_view name, TimePoint t, TimePoint until,

@@ -99,6 +99,7 @@ private:
         int in_flight = 0;
         double current_weight = 0;  // smooth weighted round robin state
         TimePoint pace_next = -1e18;  // the earliest next reservation or send, for pacing
+        bool pace_from_now = true;    // the next decision starts a new grid (no catch-up)
     };
     // Sends of one key are paced at least window/limit apart: the budget is spent evenly instead
     // of in bursts of a whole window at once, so a request delayed on its way (network, a busy

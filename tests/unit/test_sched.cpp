@@ -224,6 +224,19 @@ TEST_SUITE("sched.keys") {
         CHECK(in_a_row <= KeyPool::kPaceCatchUp + 1);
     }
 
+    TEST_CASE("sends restored after a restart give no catch-up: the downtime is not lateness") {
+        KeyPool pool;
+        pool.configure(limits(10, 1), {{"a", 1}});  // slots 0.1 s apart
+        pool.restore_sends("a", {0.0, 0.1, 0.2});
+        CHECK_FALSE(pool.can_send("a", 0.25));  // still paced after the last one
+        // Back 0.05 s after the next slot (0.3): one send, and the next a whole spacing later.
+        REQUIRE(pool.can_send("a", 0.35));
+        pool.reserve("a", 0.35);
+        pool.commit_send("a", 0.35);
+        CHECK_FALSE(pool.can_send("a", 0.36));
+        CHECK(pool.next_send_time("a", 0.36) == doctest::Approx(0.45));
+    }
+
     TEST_CASE("429 rests the key for the lock-out") {
         KeyPool pool;
         pool.configure(limits(100), {{"a", 1}});
