@@ -57,21 +57,25 @@ def test_sweeper_prunes_finished_jobs_only(tmp):
     (a, b, c, _), mask = images(tmp)
     video = write_images(tmp / "video", 1, prefix="v")[0]
     with FakeApi(BIN_DIR, tmp / "fake", **FAKE) as api:
-        d = Genqd(tmp / "d", api, extra=retention("2s"))
+        d = Genqd(tmp / "d", api, extra=retention("3s"))
         with d:
             running = d.submit([video])[0]
             wait_for("the video job to run", lambda: d.job(running)["state"] == "running")
             done = d.submit([a, b], "--kind", "erase", "--mask", str(mask))
             jobs = d.wait_all(done)
+            # From here the sweeper may prune the two as soon as they are 3 s old: what is checked
+            # before that (their hashes, their spool files) comes from what wait_all saw, at once
+            # (on a loaded machine the genqctl calls below can take longer than the age, and a
+            # job asked for after them may be gone).
             assert [j["state"] for j in jobs] == ["succeeded", "succeeded"], jobs
+            sha_a, sha_b = (j["input"]["sha256"] for j in jobs)
+            sha_mask = sha256_file(mask)
+            assert spool(d, sha_b).exists() and spool(d, sha_mask).exists()
             outputs = [j["output"] for j in jobs]
             credits = d.get_json("/v1/status")["keys"][0]["credits_total"]
             assert credits > 0
             d.ctl("pause", check=0)
             queued = d.submit([a], *SYNC)[0]  # same content as done[0]: its spool file stays
-            sha_a, sha_b = (d.job(i)["input"]["sha256"] for i in done)
-            sha_mask = sha256_file(mask)
-            assert spool(d, sha_b).exists() and spool(d, sha_mask).exists()
 
             wait_for("the finished jobs to be pruned", lambda: not set(done) & set(listed(d)))
             for i in done:
