@@ -101,7 +101,8 @@ class FakeApi:
         if not self.log_file.exists():
             return []
         with open(self.log_file) as f:
-            return [json.loads(line) for line in f if line.strip()]
+            # Whole lines only: the stand-in may be writing the last one while this reads.
+            return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
 
     def stop(self, timeout=10):
         """SIGTERM, wait; returns the exit code (0 on a clean stop)."""

@@ -30,6 +30,38 @@ GENQCTL = BIN_DIR / "genqctl"
 KEY_TEXTS = {"main": "test-key-0", "second": "test-key-1", "third": "test-key-2"}
 
 
+def free_port():
+    """A loopback TCP port that is free now. Only a guess: another process (a connection of
+    another test, say) may take it before genqd binds it; genqd_on_free_port tries again then."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_taken(log_text):
+    """Whether genqd's output says its TCP listener's port was in use."""
+    return "cannot listen on" in log_text and "Address already in use" in log_text
+
+
+class PortTaken(RuntimeError):
+    """genqd could not listen on the port free_port() found free: it was taken in between."""
+
+
+def genqd_on_free_port(make, tries=5):
+    """make(port) starts a Genqd listening on the port; returns it, the port in .listen_port.
+    A port taken between free_port() and genqd's bind is not the test's failure: another one is
+    tried."""
+    for _ in range(tries):
+        port = free_port()
+        try:
+            d = make(port)
+        except PortTaken:
+            continue
+        d.listen_port = port
+        return d
+    raise RuntimeError("no free port for genqd after %d tries" % tries)
+
+
 class UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path, timeout=30):
         super().__init__("localhost", timeout=timeout)
@@ -104,6 +136,7 @@ class Genqd:
 
     # ---- process ---------------------------------------------------------------------------
     def start(self, timeout=20):
+        logged = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.logf = open(self.log_path, "ab")
         # GENQ_TEST_WRAP runs genqd under a tool, e.g. "gdb -batch -ex run -ex bt --args".
         wrap = os.environ.get("GENQ_TEST_WRAP", "").split()
@@ -112,6 +145,9 @@ class Genqd:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.logf.close()
+                if port_taken(self.log_path.read_bytes()[logged:].decode(errors="replace")):
+                    raise PortTaken(self.log())
                 raise RuntimeError("genqd exited with %s:\n%s" % (self.proc.returncode, self.log()))
             try:
                 status, _ = self.request("GET", "/v1/status", timeout=2)

@@ -80,11 +80,14 @@ def test_limiter_memory_survives_restart(tmp):
 
 
 def test_running_jobs_resume_with_their_key(tmp):
-    with FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0", "test-key-1"], gen_time=2,
+    # All six must be seen running at once, between the last one's submission (~0.4 s) and the
+    # first one's end: gen_time 4 s makes that window wide enough for a loaded machine (2 s left
+    # ~1.6 s, the six status reads of each look included).
+    with FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0", "test-key-1"], gen_time=4,
                  limit=10, window=1, lockout=2, poll_interval=0.5) as api:
         d = Genqd(tmp / "d", api, keys={"main": 1, "second": 1})
         ids = d.submit(write_images(tmp / "in", 6))
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while any(d.job(i)["state"] != "running" for i in ids):
             assert time.monotonic() < deadline
             time.sleep(0.05)

@@ -237,8 +237,10 @@ def test_shared_store_disk_full(tmp):
     d = None
     notify = NotifySocket(tmp / "notify.sock")
     try:
+        # gen_time: the three must be seen running at once (between the last submission and the
+        # first result) and still run when the tablespace fills; 2 s left ~1.7 s for that.
         with PgServer(tmp) as pg, \
-                FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0"], gen_time=2,
+                FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0"], gen_time=4,
                         video_bytes=200000, **FAKE_LIMITS) as api:
             if pg.user:
                 import pwd

@@ -263,8 +263,11 @@ def main():
     if not os.path.exists(os.path.join(BIN_DIR, "tests", "genq-fakeapi")):
         print("GENQ_BIN_DIR must point at a build directory with tests/genq-fakeapi")
         return 2
+    # gen_time (only relight is asynchronous): long enough that the two requests between its
+    # submission and its first poll leave it in progress also on a loaded machine (at 0.4 s the
+    # margin was 0.36 s for two fresh TLS connections).
     API = FakeApi(BIN_DIR, os.path.join(WORK, "shared"), keys=KEYS, no_credit_keys=[BROKE],
-                  gen_time=0.4, gen_jitter=0.1, seed=5, limit=10000, credits=START)
+                  gen_time=2, gen_jitter=0.1, seed=5, limit=10000, credits=START)
     passed = failed = 0
     try:
         for fn in TESTS:

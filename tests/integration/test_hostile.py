@@ -14,7 +14,8 @@ import time
 import uuid
 from pathlib import Path
 
-from genqtest import FakeApi, Genqd, BIN_DIR, GENQD, assert_outputs_match, run_tests, write_images
+from genqtest import (FakeApi, Genqd, BIN_DIR, GENQD, assert_outputs_match, genqd_on_free_port,
+                      run_tests, write_images)
 from images import make_jpeg_header, make_png
 
 FAKE_LIMITS = dict(limit=10, window=1, lockout=2, poll_interval=0.5)
@@ -245,9 +246,10 @@ def wrapper_cases(addr, png):
 
 # ---- the test over socket and HTTP ---------------------------------------------------------------
 def test_hostile_requests(tmp):
-    port = free_port()
     with FakeApi(BIN_DIR, tmp / "api", keys=["test-key-0"], gen_time=0.3, **FAKE_LIMITS) as api, \
-            Genqd(tmp / "d", api, extra='[http]\nlisten = "127.0.0.1:%d"\n' % port) as d:
+            genqd_on_free_port(lambda p: Genqd(
+                tmp / "d", api, extra='[http]\nlisten = "127.0.0.1:%d"\n' % p)) as d:
+        port = d.listen_port
         png = good_image(tmp)
         # A good job in flight while the bad input arrives.
         first = d.submit(write_images(tmp / "in", 1, prefix="first"))
@@ -297,14 +299,6 @@ def test_hostile_requests(tmp):
         assert api.stats()["rate_limited_real"] == 0
     failed = [c for c in CATALOGUE if not c[4]]
     assert not failed, "\n".join("%s | %s | expected %s | got %s" % c[:4] for c in failed)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # ---- the watched folder --------------------------------------------------------------------------

@@ -172,8 +172,10 @@ def test_cancel_and_pause_on_another_node_reach_the_owner(tmp):
             wait_until("the owner drops the job",
                        lambda: "canceled by another node" in a.log(), 10)
             polls = api.stats()["polls"]
-            time.sleep(2)  # an observation window of four poll intervals: no poll in it
-            assert api.stats()["polls"] == polls, (polls, api.stats()["polls"])
+            # An observation window of four poll intervals: no poll in it, but the one that may
+            # have been on its way when the owner dropped the job (as in test_control).
+            time.sleep(2)
+            assert api.stats()["polls"] <= polls + 1, (polls, api.stats()["polls"])
             assert a.job(job_id)["state"] == "canceled"
             # Pause and resume on one node act on every node.
             b.ctl("pause", check=0)

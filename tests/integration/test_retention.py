@@ -57,29 +57,34 @@ def test_sweeper_prunes_finished_jobs_only(tmp):
     (a, b, c, _), mask = images(tmp)
     video = write_images(tmp / "video", 1, prefix="v")[0]
     with FakeApi(BIN_DIR, tmp / "fake", **FAKE) as api:
-        d = Genqd(tmp / "d", api, extra=retention("2s"))
+        d = Genqd(tmp / "d", api, extra=retention("3s"))
         with d:
             running = d.submit([video])[0]
             wait_for("the video job to run", lambda: d.job(running)["state"] == "running")
             done = d.submit([a, b], "--kind", "erase", "--mask", str(mask))
             jobs = d.wait_all(done)
+            # From here the sweeper may prune the two as soon as they are 3 s old: what is checked
+            # before that (their hashes, their spool files) comes from what wait_all saw, at once
+            # (on a loaded machine the genqctl calls below can take longer than the age, and a
+            # job asked for after them may be gone).
             assert [j["state"] for j in jobs] == ["succeeded", "succeeded"], jobs
+            sha_a, sha_b = (j["input"]["sha256"] for j in jobs)
+            sha_mask = sha256_file(mask)
+            assert spool(d, sha_b).exists() and spool(d, sha_mask).exists()
             outputs = [j["output"] for j in jobs]
             credits = d.get_json("/v1/status")["keys"][0]["credits_total"]
             assert credits > 0
             d.ctl("pause", check=0)
             queued = d.submit([a], *SYNC)[0]  # same content as done[0]: its spool file stays
-            sha_a, sha_b = (d.job(i)["input"]["sha256"] for i in done)
-            sha_mask = sha256_file(mask)
-            assert spool(d, sha_b).exists() and spool(d, sha_mask).exists()
 
             wait_for("the finished jobs to be pruned", lambda: not set(done) & set(listed(d)))
             for i in done:
                 status, _ = d.request("GET", "/v1/jobs/%s/events" % i)
                 assert status == 404, status
                 assert events_in_db(d, i) == 0
-            wait_for("b's spool file to go", lambda: not spool(d, sha_b).exists())
-            assert not spool(d, sha_mask).exists()          # nothing else used the mask
+            # (nothing else used the mask; the unlinks follow the prune's commit, one by one)
+            wait_for("b's and the mask's spool files to go",
+                     lambda: not spool(d, sha_b).exists() and not spool(d, sha_mask).exists())
             assert spool(d, sha_a).exists()                 # the queued job still uses it
             assert spool(d, d.job(running)["input"]["sha256"]).exists()
             assert all(p and os.path.exists(p) for p in outputs), outputs  # results stay
@@ -88,7 +93,8 @@ def test_sweeper_prunes_finished_jobs_only(tmp):
             assert events_in_db(d, queued) >= 1
             # The pruned jobs' credits still count.
             assert d.get_json("/v1/status")["keys"][0]["credits_total"] == credits
-            assert "retention: pruned" in d.log()
+            # The report is logged when the sweep finishes, after the commit the listing shows.
+            wait_for("the sweep's report", lambda: "retention: pruned" in d.log())
             # Later sweeps keep the unfinished jobs too.
             sweeps = d.log().count("retention: ")  # one line per sweep (debug when idle)
             wait_for("two more sweeps", lambda: d.log().count("retention: ") >= sweeps + 2)
@@ -192,8 +198,10 @@ def test_orphan_spool_files_are_removed(tmp):
         os.utime(spool(d, sha_a), (t, t))  # old, but its job still needs it
 
         d.start()  # the start-up scan
+        # The scan logs what it removed after the unlinks: wait for the line too.
         wait_for("the orphan and the partial write removed",
-                 lambda: not spool(d, orphan).exists() and not partial.exists())
+                 lambda: not spool(d, orphan).exists() and not partial.exists() and
+                 "spool: removed" in d.log())
         assert spool(d, sha_a).exists() and spool(d, young).exists()
         assert spool(d, "notes.txt").exists()
         assert d.job(queued)["state"] == "queued"

@@ -14,11 +14,10 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
-from genqtest import BIN_DIR, FakeApi, Genqd, run_tests
+from genqtest import BIN_DIR, FakeApi, Genqd, genqd_on_free_port, run_tests
 from images import make_scene
 
 SOURCE = Path(__file__).resolve().parents[2]
@@ -29,14 +28,6 @@ NODE_DIR = BIN_DIR / "web-node"
 CHROMIUM = os.environ.get("GENQ_CHROMIUM", "/usr/bin/chromium")
 TOKEN = "page-token-0123"
 FAKE = dict(limit=100, window=1, lockout=2, poll_interval=0.2)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def listener(port, token=None):
@@ -92,11 +83,10 @@ def images(tmp):
 def test_query_token_only_where_a_browser_needs_it(tmp):
     """`?token=` stands in for the header on GET / and GET /v1/events only."""
     import requests
-    port = free_port()
-    base = "http://127.0.0.1:%d" % port
     s = requests.Session()
     s.trust_env = False
-    with Genqd(tmp / "d", extra=listener(port, TOKEN)) as d:
+    with genqd_on_free_port(lambda p: Genqd(tmp / "d", extra=listener(p, TOKEN))) as d:
+        base = "http://127.0.0.1:%d" % d.listen_port
         assert s.get(base + "/", timeout=10).status_code == 401
         assert s.get(base + "/?token=wrong", timeout=10).status_code == 401
         page = s.get(base + "/?token=" + TOKEN, timeout=10)
@@ -124,13 +114,12 @@ def test_page_queues_follows_plays_cancels_retries(tmp):
         print("  SKIP: not installed: %s (scripts/deps.sh)" % ", ".join(missing_tools()))
         return
     script = node_modules()
-    port = free_port()
-    base = "http://127.0.0.1:%d" % port
     shot = Path(os.environ.get("GENQ_WEB_SCREENSHOT", tmp / "web-page.png"))
     (tmp / "downloads").mkdir()
     with FakeApi(BIN_DIR, tmp / "api", gen_time=2.5, gen_jitter=0, video_bytes=0,
                  videos="zoom", **FAKE) as api, \
-            Genqd(tmp / "d", api, extra=listener(port, TOKEN)) as d:
+            genqd_on_free_port(lambda p: Genqd(tmp / "d", api, extra=listener(p, TOKEN))) as d:
+        base = "http://127.0.0.1:%d" % d.listen_port
         out = drive(script, "app", base, TOKEN, *images(tmp), "--shot", shot,
                     "--downloads", tmp / "downloads")
         jobs = {j: d.job(j) for j in out["jobs"] + [out["late_job"], out["upscale_job"]]}
@@ -165,11 +154,10 @@ def test_wrapper_example_still_works_in_the_page(tmp):
         print("  SKIP: not installed: %s (scripts/deps.sh)" % ", ".join(missing_tools()))
         return
     script = node_modules()
-    port = free_port()
     # The stand-in's built-in clip this time (what a machine without ffmpeg gets): it plays too.
     with FakeApi(BIN_DIR, tmp / "api", gen_time=0.5, video_bytes=0, **FAKE) as api, \
-            Genqd(tmp / "d", api, extra=listener(port)):
-        out = drive(script, "wrapper", "http://127.0.0.1:%d" % port, images(tmp)[0])
+            genqd_on_free_port(lambda p: Genqd(tmp / "d", api, extra=listener(p))) as d:
+        out = drive(script, "wrapper", "http://127.0.0.1:%d" % d.listen_port, images(tmp)[0])
     assert out["errors"] == [], out["errors"]
     assert abs(out["video"]["duration"] - 2.0) < 0.05, out
     assert (out["video"]["width"], out["video"]["height"]) == (64, 32), out

@@ -3,14 +3,13 @@ reference document's Python example runs unchanged (only its host, image path an
 differ), and every answer is checked field for field; /processed_videos with Range; tokens."""
 
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import requests
 
-from genqtest import BIN_DIR, FakeApi, Genqd, run_tests, write_images
+from genqtest import BIN_DIR, FakeApi, Genqd, free_port, genqd_on_free_port, run_tests, write_images
 
 HERE = Path(__file__).resolve().parent
 # The Python example of the wrapper's reference document, byte for byte (checked against the
@@ -18,14 +17,6 @@ HERE = Path(__file__).resolve().parent
 EXAMPLE = HERE / "wrapper_example.py"
 REFERENCE = HERE.parents[2] / "shared" / "reference" / "img2video-wrapper-api.md"
 FAKE = dict(limit=50, window=1, lockout=2, poll_interval=0.2)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def listener(port, token=None, host="127.0.0.1"):
@@ -48,9 +39,9 @@ def session():
 
 
 def test_reference_python_example_runs_unchanged(tmp):
-    port = free_port()
     with FakeApi(BIN_DIR, tmp / "api", gen_time=1.0, video_bytes=50000, **FAKE) as api, \
-            Genqd(tmp / "d", api, extra=listener(port)) as d:
+            genqd_on_free_port(lambda p: Genqd(tmp / "d", api, extra=listener(p))) as d:
+        port = d.listen_port
         image = write_images(tmp / "in", 1)[0]
         code = reference_example()
         assert "http://your-website.com" in code and "path/to/your/image.jpg" in code
@@ -82,10 +73,9 @@ def test_reference_python_example_runs_unchanged(tmp):
 
 
 def test_wrapper_answers_field_for_field(tmp):
-    port = free_port()
-    base = "http://127.0.0.1:%d" % port
     with FakeApi(BIN_DIR, tmp / "api", gen_time=1.0, video_bytes=100000, **FAKE) as api, \
-            Genqd(tmp / "d", api, extra=listener(port)) as d:
+            genqd_on_free_port(lambda p: Genqd(tmp / "d", api, extra=listener(p))) as d:
+        base = "http://127.0.0.1:%d" % d.listen_port
         s = session()
         image = write_images(tmp / "in", 1)[0]
 
@@ -166,9 +156,9 @@ def test_wrapper_answers_field_for_field(tmp):
 
 
 def test_tokens(tmp):
-    port = free_port()
-    base = "http://127.0.0.1:%d" % port
-    with Genqd(tmp / "d", extra=listener(port, token="s3cret-token")) as d:
+    with genqd_on_free_port(lambda p: Genqd(tmp / "d", extra=listener(p, token="s3cret-token"))) \
+            as d:
+        base = "http://127.0.0.1:%d" % d.listen_port
         s = session()
         r = s.get(base + "/v1/status", timeout=10)
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
