@@ -138,7 +138,11 @@ awaitable<Next> deliver(Stream& stream, Response& res, Provider& provider, bool 
     const double write_started = epoch_now();
     const auto wrote = co_await http::async_write(stream, msg, kTok);
     const bool ok = !std::get<0>(wrote);
-    provider.delivered(res.record, outcome, ok, write_started);
+    // A delayed answer (the "slow" fault) is meant to come after the client gave up: its write
+    // into the abandoned connection still succeeds, so it counts from the request's arrival, the
+    // earliest a provider could have answered. Stamped at the write, it made the client's next
+    // polls (spaced from its timeout, as they should be) look early.
+    provider.delivered(res.record, outcome, ok, res.delay > 0 ? res.record.t : write_started);
     if (!ok || outcome == Outcome::truncated) {
         co_return Next::abort;
     }
